@@ -1,0 +1,134 @@
+-- insync catalog: jobs, their state, and the history of their runs.
+-- Ordinary roles read it (row-level security shows each role its own jobs); only
+-- insync's functions write it, switching to the extension owner for that one step.
+
+CREATE SCHEMA insync;
+COMMENT ON SCHEMA insync IS 'insync catalog: sync jobs, their watermarks and run history';
+
+CREATE TABLE insync.jobs (
+    job_id             bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    job_name           text PRIMARY KEY CHECK (job_name <> ''),
+    owner              regrole NOT NULL,
+    source             regclass NOT NULL,
+    target             regclass NOT NULL,
+    key_columns        text[] NOT NULL CHECK (cardinality(key_columns) > 0),
+    mode               text NOT NULL CHECK (mode IN ('incremental', 'full', 'append')),
+    watermark_column   text,
+    watermark_type     regtype,
+    watermark_relation regclass,
+    watermark_join     jsonb,
+    source_filter      text,
+    lookback           text,
+    columns            text[],
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    CHECK ((watermark_column IS NULL) = (watermark_type IS NULL)),
+    CHECK ((watermark_relation IS NULL) = (watermark_join IS NULL)),
+    CHECK (mode = 'full' OR watermark_column IS NOT NULL)
+);
+COMMENT ON TABLE insync.jobs IS 'One row per sync job; written by sync_define, sync_alter and sync_drop';
+COMMENT ON COLUMN insync.jobs.job_name IS 'Name used to call the job, e.g. sync_incremental(''customer'')';
+COMMENT ON COLUMN insync.jobs.owner IS 'Role that defined the job; only it (or a member, or a superuser) may run, alter or drop it';
+COMMENT ON COLUMN insync.jobs.source IS 'Table, view or foreign table read by the job';
+COMMENT ON COLUMN insync.jobs.target IS 'Table written by the job';
+COMMENT ON COLUMN insync.jobs.key_columns IS 'Columns identifying a row in source and target';
+COMMENT ON COLUMN insync.jobs.mode IS 'incremental (upsert changed rows), full (make target equal source) or append (insert new keys only)';
+COMMENT ON COLUMN insync.jobs.watermark_column IS 'Change-time column: of the source, or of watermark_relation when set';
+COMMENT ON COLUMN insync.jobs.watermark_type IS 'Type of the watermark column (timestamptz, timestamp, date or an integer type)';
+COMMENT ON COLUMN insync.jobs.watermark_relation IS 'Related table that holds the watermark column, e.g. orders for order lines';
+COMMENT ON COLUMN insync.jobs.watermark_join IS 'Join from source to watermark_relation: [{"source": col, "related": col}, ...]';
+COMMENT ON COLUMN insync.jobs.source_filter IS 'Boolean SQL expression over source columns restricting what the job reads';
+COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark: an interval for time watermarks, a number for integer ones';
+COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
+
+CREATE TABLE insync.job_state (
+    job_name       text PRIMARY KEY REFERENCES insync.jobs ON UPDATE CASCADE ON DELETE CASCADE,
+    watermark      text,
+    last_run_id    bigint,
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE insync.job_state IS 'Per-job progress: the watermark up to which the source has been synced';
+COMMENT ON COLUMN insync.job_state.watermark IS 'Upper bound of the last successful window, in the ISO text form of the watermark type';
+COMMENT ON COLUMN insync.job_state.last_run_id IS 'The run that last advanced the watermark';
+
+CREATE TABLE insync.runs (
+    run_id         bigint PRIMARY KEY,
+    job_name       text NOT NULL,
+    owner          regrole NOT NULL,
+    kind           text NOT NULL CHECK (kind IN ('incremental', 'full', 'append')),
+    status         text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz,
+    window_low     text,
+    window_high    text,
+    rows_read      bigint NOT NULL DEFAULT 0,
+    rows_inserted  bigint NOT NULL DEFAULT 0,
+    rows_updated   bigint NOT NULL DEFAULT 0,
+    rows_deleted   bigint NOT NULL DEFAULT 0,
+    error_message  text,
+    run_by         regrole NOT NULL
+);
+CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
+CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
+COMMENT ON TABLE insync.runs IS 'History of every run: written with the data it moved; failed runs are recorded even though their transaction rolled back';
+COMMENT ON SEQUENCE insync.runs_run_id_seq IS 'Run ids; drawn before a run starts so a failed run keeps its id';
+COMMENT ON COLUMN insync.runs.kind IS 'incremental, full or append';
+COMMENT ON COLUMN insync.runs.status IS 'succeeded, failed, or skipped (another run of the same job was in progress)';
+COMMENT ON COLUMN insync.runs.window_low IS 'Exclusive lower bound of the window read (NULL: from the beginning)';
+COMMENT ON COLUMN insync.runs.window_high IS 'Inclusive upper bound of the window read: the safe bound that no uncommitted transaction can fall behind';
+COMMENT ON COLUMN insync.runs.rows_read IS 'Source rows in the window after picking the latest row per key';
+COMMENT ON COLUMN insync.runs.rows_inserted IS 'Target rows inserted';
+COMMENT ON COLUMN insync.runs.rows_updated IS 'Target rows whose values changed (unchanged rows are not rewritten)';
+COMMENT ON COLUMN insync.runs.rows_deleted IS 'Target rows deleted because their key left the source (full syncs)';
+COMMENT ON COLUMN insync.runs.error_message IS 'Error raised by a failed run, as the caller saw it';
+COMMENT ON COLUMN insync.runs.run_by IS 'Role that called the run (its privileges were used)';
+
+-- Each role sees the jobs and runs of roles it belongs to; superusers see all.
+ALTER TABLE insync.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE insync.job_state ENABLE ROW LEVEL SECURITY;
+ALTER TABLE insync.runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY jobs_of_my_roles ON insync.jobs FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY state_of_my_jobs ON insync.job_state FOR SELECT
+    USING (EXISTS (SELECT 1 FROM insync.jobs j WHERE j.job_name = job_state.job_name));
+CREATE POLICY runs_of_my_roles ON insync.runs FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE') OR pg_catalog.pg_has_role(run_by, 'USAGE'));
+COMMENT ON POLICY jobs_of_my_roles ON insync.jobs IS 'A role sees the jobs owned by roles it is a member of';
+COMMENT ON POLICY state_of_my_jobs ON insync.job_state IS 'A role sees the state of the jobs it can see';
+COMMENT ON POLICY runs_of_my_roles ON insync.runs IS 'A role sees runs of its jobs and runs it made';
+
+CREATE VIEW insync.job_status WITH (security_barrier) AS
+SELECT j.job_name,
+       j.owner,
+       j.mode,
+       j.source,
+       j.target,
+       r.run_id      AS last_run_id,
+       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                          WHERE l.locktype = 'advisory' AND l.granted
+                            AND l.database = (SELECT oid FROM pg_catalog.pg_database
+                                               WHERE datname = pg_catalog.current_database())
+                            AND l.classid = 1936291427  -- 'sync' as an int: insync's lock space
+                            AND l.objid = j.job_id::oid AND l.objsubid = 2)
+            THEN 'running' ELSE r.status END AS status,
+       r.started_at  AS last_started_at,
+       r.finished_at AS last_finished_at,
+       r.rows_read + 0 AS last_rows_read,
+       r.error_message AS last_error,
+       s.watermark,
+       CASE WHEN j.watermark_type IN ('timestamp with time zone'::regtype,
+                                      'timestamp without time zone'::regtype, 'date'::regtype)
+                 AND s.watermark IS NOT NULL
+            THEN pg_catalog.now() - s.watermark::timestamptz END AS lag,
+       ok.finished_at AS last_success_at
+  FROM insync.jobs j
+  LEFT JOIN insync.job_state s USING (job_name)
+  LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name = j.job_name
+                      ORDER BY x.run_id DESC LIMIT 1) r ON true
+  LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
+                      WHERE x.job_name = j.job_name AND x.status = 'succeeded'
+                      ORDER BY x.run_id DESC LIMIT 1) ok ON true;
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job), watermark and lag behind now()';
+
+GRANT USAGE ON SCHEMA insync TO PUBLIC;
+GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;

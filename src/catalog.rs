@@ -1,0 +1,325 @@
+//! The catalog: reading jobs and state, writing jobs, state and runs.
+//!
+//! Users only have SELECT on the catalog (under row-level security). Writes go through
+//! [`as_catalog_owner`], which switches to the extension's owner for the one statement, with
+//! a pinned search_path, exactly as a SECURITY DEFINER function with `SET search_path` would.
+
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use serde::{Deserialize, Serialize};
+
+/// Runs `f` as the extension owner with `search_path = pg_catalog, pg_temp`, then restores the
+/// caller's identity and settings. An error unwinds through transaction abort, which restores
+/// both too.
+pub fn as_catalog_owner<R>(f: impl FnOnce() -> SyncResult<R>) -> SyncResult<R> {
+    let owner = extension_owner()?;
+    let mut saved_user = pg_sys::Oid::INVALID;
+    let mut saved_context = 0;
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+    }
+    // SAFETY: the same calls fmgr_security_definer makes for `SET search_path` on a function.
+    let nest_level = unsafe { pg_sys::NewGUCNestLevel() };
+    unsafe {
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            saved_context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+    }
+    let result = f();
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+        pg_sys::AtEOXact_GUC(true, nest_level);
+    }
+    result
+}
+
+/// The role that owns the extension, and with it the catalog.
+pub fn extension_owner() -> SyncResult<pg_sys::Oid> {
+    Spi::get_one::<pg_sys::Oid>(
+        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'insync'",
+    )
+    .context("looking up the extension owner")?
+    .ok_or_else(|| {
+        error(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            "extension \"insync\" is not installed",
+        )
+    })
+}
+
+/// A job as stored in `insync.jobs`.
+#[derive(Debug, Clone, Default)]
+pub struct Job {
+    pub job_id: i64,
+    pub name: String,
+    pub owner: pg_sys::Oid,
+    pub owner_name: String,
+    pub source: pg_sys::Oid,
+    pub target: pg_sys::Oid,
+    pub keys: Vec<String>,
+    pub mode: String,
+    pub watermark_column: Option<String>,
+    pub watermark_type: Option<pg_sys::Oid>,
+    pub watermark_relation: Option<pg_sys::Oid>,
+    pub watermark_join: Option<Vec<JoinPair>>,
+    pub source_filter: Option<String>,
+    pub lookback: Option<String>,
+    pub columns: Option<Vec<String>>,
+}
+
+/// One `source = related` column pair of a related-table watermark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinPair {
+    pub source: String,
+    pub related: String,
+}
+
+fn unknown_job(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("sync job \"{name}\" does not exist"),
+        "SELECT job_name FROM insync.jobs lists the jobs you can see; sync_define creates one.",
+    )
+}
+
+/// Loads a job (bypassing row-level security so that a foreign job gets a permission error,
+/// not a misleading "does not exist").
+pub fn load_job(name: &str) -> SyncResult<Job> {
+    let job = as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let rows = client
+                .select(
+                    "SELECT job_id, job_name, owner::oid, owner::text, source::oid, target::oid, key_columns, mode, \
+                            watermark_column, watermark_type::oid, watermark_relation::oid, watermark_join::text, \
+                            source_filter, lookback, columns \
+                       FROM insync.jobs WHERE job_name = $1",
+                    None,
+                    &[name.into()],
+                )
+                .context("reading insync.jobs")?;
+            let Some(row) = rows.into_iter().next() else {
+                return Ok(None);
+            };
+            let join: Option<String> = row.get(12).context("watermark_join")?;
+            Ok(Some(Job {
+                job_id: row.get(1).context("job_id")?.unwrap_or_default(),
+                name: row.get(2).context("job_name")?.unwrap_or_default(),
+                owner: row.get(3).context("owner")?.unwrap_or(pg_sys::Oid::INVALID),
+                owner_name: row.get(4).context("owner")?.unwrap_or_default(),
+                source: row
+                    .get(5)
+                    .context("source")?
+                    .unwrap_or(pg_sys::Oid::INVALID),
+                target: row
+                    .get(6)
+                    .context("target")?
+                    .unwrap_or(pg_sys::Oid::INVALID),
+                keys: row.get(7).context("key_columns")?.unwrap_or_default(),
+                mode: row.get(8).context("mode")?.unwrap_or_default(),
+                watermark_column: row.get(9).context("watermark_column")?,
+                watermark_type: row.get(10).context("watermark_type")?,
+                watermark_relation: row.get(11).context("watermark_relation")?,
+                watermark_join: join.map(|j| serde_json::from_str(&j)).transpose().map_err(
+                    |e| {
+                        error(
+                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                            format!("watermark_join of job \"{name}\": {e}"),
+                        )
+                    },
+                )?,
+                source_filter: row.get(13).context("source_filter")?,
+                lookback: row.get(14).context("lookback")?,
+                columns: row.get(15).context("columns")?,
+            }))
+        })
+    })?;
+    job.ok_or_else(|| unknown_job(name))
+}
+
+/// The caller may run, alter or drop a job when it is a member of the job's owner role
+/// (superusers always are).
+pub fn check_job_access(job: &Job, action: &str) -> SyncResult<()> {
+    let allowed = Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.pg_has_role(current_user, $1, 'USAGE')",
+        &[job.owner.into()],
+    )
+    .context("checking job ownership")?
+    .unwrap_or(false);
+    if allowed {
+        Ok(())
+    } else {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied to {action} sync job \"{}\"", job.name),
+            format!(
+                "The job belongs to role \"{}\"; only its members and superusers may {action} it.",
+                job.owner_name
+            ),
+        ))
+    }
+}
+
+/// Inserts or replaces a job definition. `reset_state` forgets the watermark.
+pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
+    let join = job
+        .watermark_join
+        .as_ref()
+        .map(|j| serde_json::to_string(j).expect("join pairs serialize"));
+    let args: Vec<DatumWithOid> = vec![
+        job.name.clone().into(),
+        job.owner.into(),
+        job.source.into(),
+        job.target.into(),
+        job.keys.clone().into(),
+        job.mode.clone().into(),
+        job.watermark_column.clone().into(),
+        job.watermark_type.into(),
+        job.watermark_relation.into(),
+        join.into(),
+        job.source_filter.clone().into(),
+        job.lookback.clone().into(),
+        job.columns.clone().into(),
+        job.job_id.into(),
+    ];
+    as_catalog_owner(|| {
+        if is_new {
+            Spi::run_with_args(
+                "INSERT INTO insync.jobs (job_name, owner, source, target, key_columns, mode, watermark_column, \
+                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns) \
+                 VALUES ($1, $2::oid::regrole, $3::oid::regclass, $4::oid::regclass, $5, $6, $7, $8::oid::regtype, \
+                        $9::oid::regclass, $10::jsonb, $11, $12, $13)",
+                &args[..13],
+            )
+            .context("inserting into insync.jobs")?;
+            Spi::run_with_args(
+                "INSERT INTO insync.job_state (job_name) VALUES ($1)",
+                &[job.name.clone().into()],
+            )
+            .context("inserting into insync.job_state")?;
+        } else {
+            Spi::run_with_args(
+                "UPDATE insync.jobs SET job_name = $1, source = $3::oid::regclass, target = $4::oid::regclass, \
+                        key_columns = $5, mode = $6, watermark_column = $7, watermark_type = $8::oid::regtype, \
+                        watermark_relation = $9::oid::regclass, watermark_join = $10::jsonb, source_filter = $11, \
+                        lookback = $12, columns = $13, updated_at = now() \
+                  WHERE job_id = $14 AND owner = $2::oid::regrole",
+                &args,
+            )
+            .context("updating insync.jobs")?;
+            if reset_state {
+                Spi::run_with_args(
+                    "UPDATE insync.job_state SET watermark = NULL, updated_at = now() WHERE job_name = $1",
+                    &[job.name.clone().into()],
+                )
+                .context("resetting insync.job_state")?;
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn delete_job(job: &Job) -> SyncResult<()> {
+    as_catalog_owner(|| {
+        Spi::run_with_args(
+            "DELETE FROM insync.jobs WHERE job_id = $1",
+            &[job.job_id.into()],
+        )
+        .context("deleting from insync.jobs")
+    })
+}
+
+/// Whether a job of this name exists (visible or not).
+pub fn job_exists(name: &str) -> SyncResult<bool> {
+    as_catalog_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM insync.jobs WHERE job_name = $1)",
+            &[name.into()],
+        )
+        .context("reading insync.jobs")
+        .map(|b| b.unwrap_or(false))
+    })
+}
+
+/// The job's watermark (ISO text of its type), NULL before the first successful run.
+pub fn load_watermark(job: &Job) -> SyncResult<Option<String>> {
+    as_catalog_owner(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT watermark FROM insync.job_state WHERE job_name = $1",
+            &[job.name.clone().into()],
+        )
+        .context("reading insync.job_state")
+    })
+}
+
+/// Draws a run id; sequences are not transactional, so a failed run keeps its id.
+pub fn next_run_id() -> SyncResult<i64> {
+    as_catalog_owner(|| {
+        Spi::get_one::<i64>("SELECT nextval('insync.runs_run_id_seq')")
+            .context("drawing a run id")?
+            .ok_or_else(|| {
+                error(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "nextval returned NULL",
+                )
+            })
+    })
+}
+
+/// A finished run, as written to `insync.runs` (and serialized for the failure recorder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: i64,
+    pub job_name: String,
+    pub owner: String,
+    pub kind: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub window_low: Option<String>,
+    pub window_high: Option<String>,
+    pub rows_read: i64,
+    pub rows_inserted: i64,
+    pub rows_updated: i64,
+    pub rows_deleted: i64,
+    pub error_message: Option<String>,
+    pub run_by: String,
+}
+
+/// SQL that inserts a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder).
+pub const INSERT_RUN_FROM_JSON: &str = "INSERT INTO insync.runs \
+     SELECT * FROM jsonb_populate_record(NULL::insync.runs, $1::jsonb || jsonb_build_object('finished_at', \
+            coalesce($1::jsonb ->> 'finished_at', clock_timestamp()::text)))";
+
+/// Writes a run record and, for a succeeded run with a window, advances the watermark: both in
+/// the caller's transaction, so they commit or vanish together with the data.
+pub fn record_run(record: &RunRecord, new_watermark: Option<&str>) -> SyncResult<()> {
+    let json = serde_json::to_string(record).expect("run record serializes");
+    as_catalog_owner(|| {
+        Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
+            .context("inserting into insync.runs")?;
+        if record.status == "succeeded" {
+            Spi::run_with_args(
+                "UPDATE insync.job_state SET watermark = coalesce($2, watermark), last_run_id = $3, updated_at = now() \
+                  WHERE job_name = $1",
+                &[record.job_name.clone().into(), new_watermark.into(), record.run_id.into()],
+            )
+            .context("advancing the watermark")?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,341 @@
+//! Executing a run: take the job's lock, compute a safe window, merge through SPI in the
+//! caller's transaction (with the caller's privileges), and record the run with the data.
+
+use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::{quote_ident, RunKind, WatermarkKind};
+use crate::recorder;
+use crate::resolve::{self, RelationInfo};
+use crate::subxact::{in_subtransaction, report_of};
+use pgrx::pg_sys::panic::ErrorReportable;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// First key of insync's advisory locks (`'sync'` read as an int32); the second is the job id.
+/// `insync.job_status` looks for the same pair in `pg_locks` to show running jobs.
+pub const LOCK_SPACE: i32 = 1_936_291_427;
+
+/// Time-based watermarks stop this far before the moment a run starts, so a transaction that
+/// began just before the run but had not yet reported its start time cannot fall behind.
+const START_MARGIN: &str = "1 second";
+
+/// The outcome of one call, as returned to the caller.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub run_id: i64,
+    pub status: String,
+    pub window_low: Option<String>,
+    pub window_high: Option<String>,
+    pub rows_read: i64,
+    pub rows_inserted: i64,
+    pub rows_updated: i64,
+    pub rows_deleted: i64,
+}
+
+/// Runs a job: `kind` is what the caller asked for (`sync_incremental`, `sync_full`) or, for
+/// `sync_run`, the job's own mode.
+pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutcome> {
+    let job = catalog::load_job(job_name)?;
+    catalog::check_job_access(&job, "run")?;
+    let kind = match (requested, job.mode.as_str()) {
+        (None, "full") | (Some(RunKind::Full), _) => RunKind::Full,
+        (None, "append") => RunKind::Append,
+        (None, _) => RunKind::Incremental,
+        (Some(RunKind::Incremental), "append") => RunKind::Append,
+        (Some(RunKind::Incremental), "full") => {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("sync job \"{job_name}\" is a full-mode job without an incremental window"),
+                format!("Call sync_full('{job_name}') or sync_run('{job_name}')."),
+            ))
+        }
+        (Some(k), _) => k,
+    };
+    require_read_committed(job_name)?;
+
+    let run_by = current_role()?;
+    if !try_job_lock(&job)? {
+        // Another session holds the job: record the skip and return without touching data.
+        let record = RunRecord {
+            run_id: catalog::next_run_id()?,
+            job_name: job.name.clone(),
+            owner: job.owner_name.clone(),
+            kind: kind.as_str().into(),
+            status: "skipped".into(),
+            started_at: now_text()?,
+            error_message: Some("another run of this job was in progress".into()),
+            run_by,
+            ..Default::default()
+        };
+        catalog::record_run(&record, None)?;
+        pgrx::notice!("sync job \"{job_name}\" is already running in another session; skipped");
+        return Ok(RunOutcome {
+            run_id: record.run_id,
+            status: record.status,
+            ..Default::default()
+        });
+    }
+
+    let mut record = RunRecord {
+        run_id: catalog::next_run_id()?,
+        job_name: job.name.clone(),
+        owner: job.owner_name.clone(),
+        kind: kind.as_str().into(),
+        status: "running".into(),
+        started_at: now_text()?,
+        run_by,
+        ..Default::default()
+    };
+    let attempt = {
+        let job = job.clone();
+        let mut record = record.clone();
+        in_subtransaction(move || {
+            let watermark = execute_window(&job, kind, &mut record).unwrap_or_report();
+            (record, watermark)
+        })
+    };
+    match attempt {
+        Ok((done, watermark)) => {
+            catalog::record_run(&done, watermark.as_deref())?;
+            Ok(outcome_of(&done))
+        }
+        Err(caught) => {
+            // The subtransaction rolled back every row the run wrote; keep a record of why.
+            record.error_message = Some(report_of(&caught).message().to_string());
+            record.status = "failed".into();
+            recorder::record_failed_run(&record);
+            caught.rethrow()
+        }
+    }
+}
+
+/// The body of a run, inside its subtransaction: fills in the record and returns the new
+/// watermark. The caller raises any error so the subtransaction rolls back.
+fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResult<Option<String>> {
+    {
+        let resolved = resolve::resolve(job)?;
+        let plan = &resolved.plan;
+        let (low, high) = match (&plan.watermark, kind) {
+            (Some(wm), _) => {
+                let high = safe_upper_bound(wm.kind, &resolved, kind)?;
+                let low = if kind == RunKind::Full {
+                    None
+                } else {
+                    lower_bound(job, wm.kind)?
+                };
+                (low, high)
+            }
+            (None, _) => (None, None),
+        };
+        record.window_low = low.clone();
+        record.window_high = high.clone();
+        let statement = plan.merge_statement(kind);
+        let (read, null_keys, inserted, updated, deleted) = Spi::connect_mut(|client| {
+            let args = [low.clone().into(), high.clone().into()];
+            let args = if kind == RunKind::Full {
+                &args[..0]
+            } else {
+                &args[..]
+            };
+            let row = client.update(statement.as_str(), None, args)?.first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<i64>(1)?.unwrap_or(0),
+                row.get::<i64>(2)?.unwrap_or(0),
+                row.get::<i64>(3)?.unwrap_or(0),
+                row.get::<i64>(4)?.unwrap_or(0),
+                row.get::<i64>(5)?.unwrap_or(0),
+            ))
+        })
+        .context("running the merge")?;
+        if null_keys > 0 {
+            let args = [low.clone().into(), high.clone().into()];
+            let args = if kind == RunKind::Full {
+                &args[..0]
+            } else {
+                &args[..]
+            };
+            let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(kind), args)
+                .context("counting NULL keys")?
+                .unwrap_or(null_keys);
+            let keys = plan
+                .keys
+                .iter()
+                .map(|k| quote_ident(k))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                format!(
+                    "sync job \"{}\": {count} source rows in the window have a NULL key ({keys}); nothing was synced",
+                    job.name
+                ),
+                "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
+            ));
+        }
+        record.rows_read = read;
+        record.rows_inserted = inserted;
+        record.rows_updated = updated;
+        record.rows_deleted = deleted;
+        record.status = "succeeded".into();
+        record.finished_at = Some(now_text()?);
+        Ok(high)
+    }
+}
+
+fn outcome_of(r: &RunRecord) -> RunOutcome {
+    RunOutcome {
+        run_id: r.run_id,
+        status: r.status.clone(),
+        window_low: r.window_low.clone(),
+        window_high: r.window_high.clone(),
+        rows_read: r.rows_read,
+        rows_inserted: r.rows_inserted,
+        rows_updated: r.rows_updated,
+        rows_deleted: r.rows_deleted,
+    }
+}
+
+/// `last watermark - lookback`, as text of the watermark's type; NULL on the first run.
+fn lower_bound(job: &Job, kind: WatermarkKind) -> SyncResult<Option<String>> {
+    let Some(watermark) = catalog::load_watermark(job)? else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {}", kind.to_text_sql(&kind.lower_bound_sql()));
+    Spi::get_one_with_args::<String>(&sql, &[watermark.into(), job.lookback.clone().into()])
+        .context("computing the window's lower bound")
+}
+
+/// The highest watermark value no still-running transaction can fall behind.
+///
+/// Time watermarks: every transaction still open started at some `xact_start`; any row it
+/// writes with `now()` (or a later clock) is stamped at or after that. So the bound is just
+/// below the earliest start among open transactions, and never later than this run's start.
+/// Integer watermarks: the highest committed value, after waiting for the transactions that
+/// are writing to the table, so none of them can commit a lower value afterwards.
+fn safe_upper_bound(
+    kind: WatermarkKind,
+    resolved: &resolve::Resolved,
+    run: RunKind,
+) -> SyncResult<Option<String>> {
+    match kind.safe_bound_from_instant_sql() {
+        Some(bound_sql) => {
+            // The clock is read first: a transaction starting after it stamps later rows.
+            let instant = Spi::get_one::<String>(&format!(
+                "SELECT {}",
+                WatermarkKind::Timestamptz.to_text_sql(&format!(
+                    "pg_catalog.clock_timestamp() - interval '{START_MARGIN}'"
+                ))
+            ))
+            .context("reading the clock")?;
+            let (earliest, holder) = earliest_open_transaction()?;
+            let instant = match earliest {
+                Some(start) if Some(&start) < instant.as_ref() => {
+                    if let Some(pid) = holder {
+                        pgrx::notice!(
+                            "sync window held back to {start} by an open transaction in backend {pid}; rows it writes will be read by a later run"
+                        );
+                    }
+                    Some(start)
+                }
+                _ => instant,
+            };
+            let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
+            Spi::get_one_with_args::<String>(&sql, &[instant.into()])
+                .context("computing the window's upper bound")
+        }
+        None => {
+            let plan = &resolved.plan;
+            let high = Spi::get_one::<String>(&plan.max_watermark())
+                .context("reading the highest watermark")?;
+            if let Some(table) = &resolved.watermark_table {
+                if run != RunKind::Full {
+                    wait_for_writers(table);
+                }
+            }
+            Ok(high)
+        }
+    }
+}
+
+/// The earliest start (ISO UTC text) of another open transaction in this database, and its pid.
+/// Read as the catalog owner, because ordinary roles see other roles' `xact_start` as NULL.
+fn earliest_open_transaction() -> SyncResult<(Option<String>, Option<i32>)> {
+    as_catalog_owner(|| {
+        Spi::run("SELECT pg_catalog.pg_stat_clear_snapshot()")
+            .context("refreshing pg_stat_activity")?;
+        Spi::get_two::<String, i32>(&format!(
+            "SELECT {}, (pg_catalog.array_agg(a.pid ORDER BY a.xact_start))[1] \
+               FROM pg_catalog.pg_stat_activity a \
+              WHERE a.pid <> pg_catalog.pg_backend_pid() AND a.datname = pg_catalog.current_database() \
+                AND a.xact_start IS NOT NULL AND a.backend_type <> 'autovacuum worker'",
+            WatermarkKind::Timestamptz.to_text_sql("min(a.xact_start)")
+        ))
+        .context("reading pg_stat_activity")
+    })
+}
+
+/// Waits until every transaction currently holding a write lock on `table` has ended, as
+/// CREATE INDEX CONCURRENTLY does. Cancellable; bounded by statement_timeout.
+fn wait_for_writers(table: &RelationInfo) {
+    // SAFETY: a LOCKTAG for a relation, filled as SET_LOCKTAG_RELATION does.
+    unsafe {
+        let mut tag: pg_sys::LOCKTAG = std::mem::zeroed();
+        tag.locktag_field1 = pg_sys::MyDatabaseId.to_u32();
+        tag.locktag_field2 = table.oid.to_u32();
+        tag.locktag_type = pg_sys::LockTagType::LOCKTAG_RELATION as u8;
+        tag.locktag_lockmethodid = pg_sys::DEFAULT_LOCKMETHOD as u8;
+        pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false);
+    }
+}
+
+/// Takes the job's transaction-scoped advisory lock without waiting.
+fn try_job_lock(job: &Job) -> SyncResult<bool> {
+    let id = i32::try_from(job.job_id).map_err(|_| {
+        error(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "job id {} of \"{}\" exceeds the lock key range",
+                job.job_id, job.name
+            ),
+        )
+    })?;
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
+        &[LOCK_SPACE.into(), id.into()],
+    )
+    .context("taking the job lock")?
+    .unwrap_or(false))
+}
+
+/// A window is only safe when each statement sees everything committed before it started.
+fn require_read_committed(job_name: &str) -> SyncResult<()> {
+    let level =
+        Spi::get_one::<String>("SELECT pg_catalog.current_setting('transaction_isolation')")
+            .context("reading the isolation level")?
+            .unwrap_or_default();
+    if level == "read committed" {
+        Ok(())
+    } else {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_TRANSACTION_STATE,
+            format!("sync job \"{job_name}\" cannot run in a {level} transaction"),
+            "Run syncs in READ COMMITTED transactions: an older snapshot could miss rows below the new watermark.",
+        ))
+    }
+}
+
+fn current_role() -> SyncResult<String> {
+    Ok(Spi::get_one::<String>("SELECT current_user::regrole::text")
+        .context("reading current_user")?
+        .unwrap_or_default())
+}
+
+/// The current instant as ISO UTC text (independent of the session's DateStyle).
+fn now_text() -> SyncResult<String> {
+    Ok(Spi::get_one::<String>(&format!(
+        "SELECT {}",
+        WatermarkKind::Timestamptz.to_text_sql("pg_catalog.clock_timestamp()")
+    ))
+    .context("reading the clock")?
+    .unwrap_or_default())
+}

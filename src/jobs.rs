@@ -1,0 +1,378 @@
+//! Job management: define, alter, drop. Validation happens here, before anything is written:
+//! the job is resolved against the live catalog and its statements are planned (EXPLAIN), so
+//! a job that is saved is a job that can run.
+
+use crate::catalog::{self, Job, JoinPair};
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::RunKind;
+use crate::resolve::{self, lookup_relation};
+use crate::subxact::{in_subtransaction, report_of};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// A job definition as given by the user (names as typed, not yet resolved).
+#[derive(Debug, Clone, Default)]
+pub struct JobSpec {
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub key: Option<Vec<String>>,
+    pub mode: Option<String>,
+    pub watermark: Option<String>,
+    pub watermark_source: Option<String>,
+    pub watermark_join: Option<Vec<String>>,
+    pub source_filter: Option<String>,
+    pub lookback: Option<String>,
+    pub columns: Option<Vec<String>>,
+}
+
+/// What sync_define and sync_alter report back: the job as it will run.
+pub struct JobSummary {
+    pub job_name: String,
+    pub source: String,
+    pub target: String,
+    pub key_columns: Vec<String>,
+    pub mode: String,
+    pub merge_strategy: String,
+    pub columns: Vec<String>,
+}
+
+pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
+    if name.trim().is_empty() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "sync job name must not be empty",
+        ));
+    }
+    if catalog::job_exists(name)? {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
+            format!("sync job \"{name}\" already exists"),
+            "Use sync_alter to change it, or sync_drop to remove it first.",
+        ));
+    }
+    let mut job = Job {
+        name: name.to_string(),
+        owner: unsafe { pg_sys::GetUserId() },
+        mode: "incremental".into(),
+        ..Default::default()
+    };
+    apply(&mut job, spec, true)?;
+    let summary = validate(&mut job)?;
+    catalog::save_job(&job, true, false)?;
+    Ok(summary)
+}
+
+pub fn alter(
+    name: &str,
+    new_name: Option<&str>,
+    spec: JobSpec,
+    reset_watermark: bool,
+) -> SyncResult<JobSummary> {
+    let mut job = catalog::load_job(name)?;
+    catalog::check_job_access(&job, "alter")?;
+    let before = (
+        job.watermark_column.clone(),
+        job.watermark_relation,
+        job.watermark_join.clone(),
+    );
+    apply(&mut job, spec, false)?;
+    if let Some(new_name) = new_name.filter(|n| *n != name) {
+        if new_name.trim().is_empty() {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "sync job name must not be empty",
+            ));
+        }
+        if catalog::job_exists(new_name)? {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
+                format!("sync job \"{new_name}\" already exists"),
+            ));
+        }
+        job.name = new_name.to_string();
+    }
+    let summary = validate(&mut job)?;
+    let watermark_moved = before
+        != (
+            job.watermark_column.clone(),
+            job.watermark_relation,
+            job.watermark_join.clone(),
+        );
+    if watermark_moved && !reset_watermark {
+        pgrx::notice!(
+            "the watermark of sync job \"{}\" changed; its next run reloads from the beginning",
+            job.name
+        );
+    }
+    catalog::save_job(&job, false, reset_watermark || watermark_moved)?;
+    Ok(summary)
+}
+
+pub fn drop_job(name: &str) -> SyncResult<()> {
+    let job = catalog::load_job(name)?;
+    catalog::check_job_access(&job, "drop")?;
+    catalog::delete_job(&job)
+}
+
+/// Empty text clears an optional setting in sync_alter; NULL leaves it alone.
+fn cleared(value: String) -> Option<String> {
+    (!value.trim().is_empty()).then_some(value)
+}
+
+/// Applies the user's settings to `job`, resolving relation names.
+fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
+    let name = job.name.clone();
+    let required = |v: Option<String>, what: &str| {
+        v.ok_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("sync job \"{name}\" needs a {what}"),
+            )
+        })
+    };
+    if defining {
+        let source = required(spec.source.clone(), "source")?;
+        let target = required(spec.target.clone(), "target")?;
+        job.source = lookup_relation(&source, "source", &name)?.oid;
+        job.target = lookup_relation(&target, "target", &name)?.oid;
+        job.keys = spec.key.clone().ok_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("sync job \"{name}\" needs key columns"),
+            )
+        })?;
+    } else {
+        if let Some(s) = &spec.source {
+            job.source = lookup_relation(s, "source", &name)?.oid;
+        }
+        if let Some(t) = &spec.target {
+            job.target = lookup_relation(t, "target", &name)?.oid;
+        }
+        if let Some(k) = &spec.key {
+            job.keys = k.clone();
+        }
+    }
+    if let Some(mode) = spec.mode {
+        if !["incremental", "full", "append"].contains(&mode.as_str()) {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("mode \"{mode}\" of sync job \"{name}\" is not valid"),
+                "Valid modes are incremental, full and append.",
+            ));
+        }
+        job.mode = mode;
+    }
+    if let Some(w) = spec.watermark {
+        job.watermark_column = cleared(w);
+    }
+    if let Some(rel) = spec.watermark_source {
+        job.watermark_relation = match cleared(rel) {
+            Some(rel) => Some(lookup_relation(&rel, "watermark", &name)?.oid),
+            None => None,
+        };
+        if job.watermark_relation.is_none() {
+            job.watermark_join = None;
+        }
+    }
+    if let Some(pairs) = spec.watermark_join {
+        job.watermark_join = if pairs.is_empty() {
+            None
+        } else {
+            Some(parse_join(&name, &pairs)?)
+        };
+    }
+    if job.watermark_relation.is_some() != job.watermark_join.is_some() {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("sync job \"{name}\" needs both watermark_source and watermark_join, or neither"),
+            "Example: watermark => 'updated_at', watermark_source => 'ods.orders', watermark_join => '{order_id}'.",
+        ));
+    }
+    if let Some(f) = spec.source_filter {
+        job.source_filter = cleared(f);
+    }
+    if let Some(l) = spec.lookback {
+        job.lookback = cleared(l);
+    }
+    if let Some(c) = spec.columns {
+        job.columns = if c.is_empty() { None } else { Some(c) };
+    }
+    Ok(())
+}
+
+/// `{order_id}` (same name on both sides) or `{line_order_id=order_id}` (source=related).
+fn parse_join(job: &str, pairs: &[String]) -> SyncResult<Vec<JoinPair>> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (s, r) = p.split_once('=').unwrap_or((p, p));
+            let (s, r) = (s.trim(), r.trim());
+            if s.is_empty() || r.is_empty() {
+                return Err(error(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("watermark_join entry \"{p}\" of sync job \"{job}\" must be column or source_column=related_column"),
+                ));
+            }
+            Ok(JoinPair { source: s.into(), related: r.into() })
+        })
+        .collect()
+}
+
+/// Resolves the job, checks privileges, settings and that its statements plan.
+fn validate(job: &mut Job) -> SyncResult<JobSummary> {
+    let name = job.name.clone();
+    let resolved = resolve::resolve(job)?;
+    job.watermark_type = resolve::watermark_type_oid(job)?;
+    check_privilege(&resolved.source, "SELECT", &name, "read")?;
+    check_privilege(&resolved.target, "INSERT", &name, "write")?;
+
+    if let Some(filter) = &job.source_filter {
+        check_single_statement(&name, filter)?;
+    }
+    if let Some(lookback) = &job.lookback {
+        let wm = resolved.plan.watermark.as_ref().ok_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("sync job \"{name}\" has a lookback but no watermark"),
+            )
+        })?;
+        let sql = format!("SELECT ($1::{})::text", wm.kind.lookback_type());
+        probe(&name, &format!("lookback '{lookback}'"), move || {
+            Spi::get_one_with_args::<String>(&sql, &[lookback.clone().into()]).map(|_| ())
+        })?;
+    }
+    let kinds: &[RunKind] = match job.mode.as_str() {
+        "full" => &[RunKind::Full],
+        "append" => &[RunKind::Append, RunKind::Full],
+        _ => &[RunKind::Incremental, RunKind::Full],
+    };
+    for &kind in kinds {
+        let explain = format!(
+            "EXPLAIN (COSTS OFF) {}",
+            resolved.plan.merge_statement(kind)
+        );
+        let with_window = kind != RunKind::Full;
+        probe(&name, "its statements", move || {
+            Spi::connect_mut(|client| {
+                let args = [Option::<String>::None.into(), Option::<String>::None.into()];
+                client
+                    .update(
+                        explain.as_str(),
+                        None,
+                        if with_window { &args[..] } else { &args[..0] },
+                    )
+                    .map(|_| ())
+            })
+        })?;
+    }
+    Ok(JobSummary {
+        job_name: name,
+        source: resolved.source.display(),
+        target: resolved.target.display(),
+        key_columns: job.keys.clone(),
+        mode: job.mode.clone(),
+        merge_strategy: match resolved.plan.strategy {
+            crate::plan::MergeStrategy::Upsert => "upsert".into(),
+            crate::plan::MergeStrategy::DeleteInsert => "delete+insert".into(),
+        },
+        columns: resolved
+            .plan
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+    })
+}
+
+fn check_privilege(
+    rel: &resolve::RelationInfo,
+    privilege: &str,
+    job: &str,
+    verb: &str,
+) -> SyncResult<()> {
+    let ok = Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.has_table_privilege($1, $2)",
+        &[rel.oid.into(), privilege.into()],
+    )
+    .context("checking table privileges")?
+    .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(error(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "permission denied to {verb} {} for sync job \"{job}\" (needs {privilege})",
+                rel.display()
+            ),
+        ))
+    }
+}
+
+/// Runs a validation statement in a subtransaction; its error is reworded to name the job.
+fn probe(
+    job: &str,
+    what: &str,
+    f: impl FnOnce() -> Result<(), pgrx::spi::Error> + std::panic::UnwindSafe,
+) -> SyncResult<()> {
+    match in_subtransaction(f) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(error(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("sync job \"{job}\": {what}: {e}"),
+        )),
+        Err(caught) => {
+            let report = report_of(&caught);
+            let mut err = ErrorReport::new(
+                report.sql_error_code(),
+                format!(
+                    "sync job \"{job}\" is invalid: {what}: {}",
+                    report.message()
+                ),
+                "insync",
+            );
+            if let Some(hint) = report.hint() {
+                err = err.set_hint(hint.to_string());
+            }
+            Err(err)
+        }
+    }
+}
+
+/// A filter is one boolean expression: it must not smuggle in further statements.
+fn check_single_statement(job: &str, filter: &str) -> SyncResult<()> {
+    let probe_sql = format!("SELECT 1 WHERE (\n{filter}\n)");
+    let cstr = std::ffi::CString::new(probe_sql).map_err(|_| {
+        error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("source_filter of sync job \"{job}\" contains a NUL byte"),
+        )
+    })?;
+    let statements = in_subtransaction(move || unsafe {
+        #[cfg(feature = "pg13")]
+        let list = pg_sys::raw_parser(cstr.as_ptr());
+        #[cfg(not(feature = "pg13"))]
+        let list = pg_sys::raw_parser(cstr.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        if list.is_null() {
+            0
+        } else {
+            (*list).length
+        }
+    });
+    match statements {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+            format!("source_filter of sync job \"{job}\" must be a single boolean expression"),
+            "Write a WHERE-clause condition such as data_source = 'crm', without semicolons.",
+        )),
+        Err(caught) => Err(error(
+            report_of(&caught).sql_error_code(),
+            format!(
+                "source_filter of sync job \"{job}\" is invalid: {}",
+                report_of(&caught).message()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,35 @@
+//! insync: data synchronization jobs that run inside PostgreSQL.
+//!
+//! The data path, top to bottom: `catalog` (jobs, state, runs) → `resolve` (a job against
+//! the live catalog) → `plan` (pure SQL text) → `execute` (SPI in the caller's transaction)
+//! → `catalog` again (the run record), with `recorder` keeping failed runs.
+//! `api` holds the SQL-callable functions; `sql/catalog.sql` the catalog DDL.
+
+use pgrx::prelude::*;
+
+pub mod api;
+pub mod catalog;
+pub mod error;
+pub mod execute;
+pub mod jobs;
+pub mod plan;
+pub mod recorder;
+pub mod resolve;
+pub mod subxact;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+/// Configuration of the throwaway cluster `cargo pgrx test` starts.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["max_worker_processes = 16"]
+    }
+}

@@ -1,0 +1,724 @@
+//! Pure planning: turns a resolved job (relations, columns, keys, watermark) into SQL text.
+//!
+//! Nothing here touches Postgres, so `cargo test` covers it. Every identifier is emitted
+//! through [`quote_ident`]; every value (window bounds) is a `$n` parameter passed as text
+//! and cast to the watermark's type inside the statement.
+
+use std::fmt::Write;
+
+/// Quotes an identifier the way Postgres' delimited identifiers work: always wrapped in
+/// double quotes, inner quotes doubled. Always quoting is never wrong, keeps capitals,
+/// spaces and semicolons inert, and makes the generated SQL independent of the keyword list.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string as a SQL literal (only used for fixed text we generate, never user values).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A relation already resolved through `regclass`: schema and name as Postgres stores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+}
+
+impl Relation {
+    pub fn new(schema: &str, name: &str) -> Self {
+        Relation {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+    pub fn sql(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// A copied column. `comparable` is false for types without an equality operator
+/// (json, point, xml...): those are compared through their text form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub comparable: bool,
+}
+
+impl Column {
+    pub fn new(name: &str) -> Self {
+        Column {
+            name: name.into(),
+            comparable: true,
+        }
+    }
+    pub fn without_equality(name: &str) -> Self {
+        Column {
+            name: name.into(),
+            comparable: false,
+        }
+    }
+    /// The column as an expression that can be compared with IS DISTINCT FROM.
+    fn comparable_expr(&self, alias: &str) -> String {
+        let expr = format!("{alias}.{}", quote_ident(&self.name));
+        if self.comparable {
+            expr
+        } else {
+            format!("{expr}::text")
+        }
+    }
+}
+
+/// The kinds of watermark column insync knows how to bound safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatermarkKind {
+    Timestamptz,
+    Timestamp,
+    Date,
+    Integer,
+}
+
+impl WatermarkKind {
+    /// Maps a Postgres type name (`format_type` output) to a kind.
+    pub fn from_type_name(type_name: &str) -> Option<Self> {
+        match type_name {
+            "timestamp with time zone" => Some(Self::Timestamptz),
+            "timestamp without time zone" => Some(Self::Timestamp),
+            "date" => Some(Self::Date),
+            "smallint" | "integer" | "bigint" => Some(Self::Integer),
+            _ => None,
+        }
+    }
+
+    /// The type window bounds are cast to inside the statement.
+    pub fn bound_type(self) -> &'static str {
+        match self {
+            Self::Timestamptz => "pg_catalog.timestamptz",
+            Self::Timestamp => "pg_catalog.timestamp",
+            Self::Date => "pg_catalog.date",
+            Self::Integer => "pg_catalog.int8",
+        }
+    }
+
+    /// The type a lookback is written in for this kind.
+    pub fn lookback_type(self) -> &'static str {
+        match self {
+            Self::Integer => "pg_catalog.int8",
+            _ => "pg_catalog.interval",
+        }
+    }
+
+    /// SQL turning a bound of this kind (expression `expr`) into its canonical ISO text, which
+    /// Postgres reads back identically whatever the session's DateStyle.
+    pub fn to_text_sql(self, expr: &str) -> String {
+        match self {
+            Self::Timestamptz => format!(
+                "pg_catalog.to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00\"')"
+            ),
+            Self::Timestamp => {
+                format!("pg_catalog.to_char({expr}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+            }
+            Self::Date => format!("pg_catalog.to_char({expr}, 'YYYY-MM-DD')"),
+            Self::Integer => format!("({expr})::pg_catalog.text"),
+        }
+    }
+
+    /// SQL for the safe upper bound, given `$1` = the instant (timestamptz) before which every
+    /// transaction that could still commit has started. Time kinds stop one microsecond short
+    /// of it; a date watermark only covers days that have fully elapsed.
+    pub fn safe_bound_from_instant_sql(self) -> Option<&'static str> {
+        match self {
+            Self::Timestamptz => Some("$1::pg_catalog.timestamptz - interval '1 microsecond'"),
+            Self::Timestamp => Some(
+                "($1::pg_catalog.timestamptz - interval '1 microsecond')::pg_catalog.timestamp",
+            ),
+            Self::Date => Some("$1::pg_catalog.timestamptz::pg_catalog.date - 1"),
+            Self::Integer => None,
+        }
+    }
+
+    /// SQL computing the lower bound from `$1` (last watermark text) and `$2` (lookback text).
+    pub fn lower_bound_sql(self) -> String {
+        match self {
+            Self::Integer => {
+                "$1::pg_catalog.int8 - coalesce($2::pg_catalog.int8, 0)".to_string()
+            }
+            Self::Date => "($1::pg_catalog.date - coalesce($2::pg_catalog.interval, interval '0'))::pg_catalog.date"
+                .to_string(),
+            _ => format!(
+                "$1::{t} - coalesce($2::pg_catalog.interval, interval '0')",
+                t = self.bound_type()
+            ),
+        }
+    }
+}
+
+/// Where the watermark lives: a source column, or a column of a related table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    pub column: String,
+    pub kind: WatermarkKind,
+    pub related: Option<RelatedWatermark>,
+}
+
+/// A watermark reached through a join, e.g. order lines → orders.updated_at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedWatermark {
+    pub relation: Relation,
+    /// (source column, related column) pairs joined with `=`.
+    pub join: Vec<(String, String)>,
+}
+
+impl Watermark {
+    /// The watermark expression inside a window query (`s` = source, `w` = related table).
+    fn expr(&self) -> String {
+        let alias = if self.related.is_some() { "w" } else { "s" };
+        format!("{alias}.{}", quote_ident(&self.column))
+    }
+}
+
+/// How rows are written into the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeStrategy {
+    /// `INSERT ... ON CONFLICT (key) DO UPDATE`: the target has a unique index on the key.
+    Upsert,
+    /// `DELETE` changed rows then `INSERT` absent ones: no unique index to lean on.
+    DeleteInsert,
+}
+
+/// What a run does with the rows it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// Window of changed rows: insert new keys, update changed rows.
+    Incremental,
+    /// Every source row; also delete target rows whose key left the source.
+    Full,
+    /// Window of changed rows, but existing keys are left untouched.
+    Append,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Incremental => "incremental",
+            RunKind::Full => "full",
+            RunKind::Append => "append",
+        }
+    }
+}
+
+/// A job resolved against the catalog, ready to be turned into SQL.
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    pub source: Relation,
+    pub target: Relation,
+    pub keys: Vec<String>,
+    /// Copied columns (keys included), in target order.
+    pub columns: Vec<Column>,
+    pub watermark: Option<Watermark>,
+    pub filter: Option<String>,
+    /// The source has a unique index on the key (and no join can multiply rows), so each key
+    /// appears at most once and the latest-row-per-key step can be skipped.
+    pub source_key_unique: bool,
+    pub strategy: MergeStrategy,
+    /// Partitioned targets cannot return `xmax`; inserts are told apart by a key lookup.
+    pub target_partitioned: bool,
+}
+
+/// Parameters of the window predicate: `$1` = exclusive low (text, may be NULL), `$2` =
+/// inclusive high (text). A NULL low means "from the beginning" (the initial load).
+pub const WINDOW_PARAMS: usize = 2;
+
+impl SyncPlan {
+    fn key_list(&self, alias: Option<&str>) -> String {
+        self.keys
+            .iter()
+            .map(|k| match alias {
+                Some(a) => format!("{a}.{}", quote_ident(k)),
+                None => quote_ident(k),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn column_list(&self, alias: Option<&str>) -> String {
+        self.columns
+            .iter()
+            .map(|c| match alias {
+                Some(a) => format!("{a}.{}", quote_ident(&c.name)),
+                None => quote_ident(&c.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn non_key_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !self.keys.contains(&c.name))
+    }
+
+    /// `(a.c1, a.c2) IS DISTINCT FROM (b.c1, b.c2)` over the non-key columns, or `false` when
+    /// every column is a key column (nothing can differ).
+    fn payload_differs(&self, a: &str, b: &str) -> String {
+        let cols: Vec<&Column> = self.non_key_columns().collect();
+        if cols.is_empty() {
+            return "false".into();
+        }
+        let side = |alias: &str| {
+            cols.iter()
+                .map(|c| c.comparable_expr(alias))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // A one-element row constructor needs ROW() to stay a row.
+        format!("ROW({}) IS DISTINCT FROM ROW({})", side(a), side(b))
+    }
+
+    fn keys_match(&self, a: &str, b: &str) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!("{a}.{q} = {b}.{q}", q = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    fn any_key_null(&self, alias: &str) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!("{alias}.{} IS NULL", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    }
+
+    /// `FROM` clause of a source read: the filter applies to the source alone (a subquery, so
+    /// its column names cannot collide with the related table's), then the related join.
+    fn source_from(&self) -> String {
+        let source = match &self.filter {
+            Some(f) => format!("(SELECT * FROM {} WHERE (\n{f}\n)) s", self.source.sql()),
+            None => format!("{} s", self.source.sql()),
+        };
+        match self.watermark.as_ref().and_then(|w| w.related.as_ref()) {
+            Some(rel) => {
+                let on = rel
+                    .join
+                    .iter()
+                    .map(|(s, r)| format!("w.{} = s.{}", quote_ident(r), quote_ident(s)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!("{source} JOIN {} w ON {on}", rel.relation.sql())
+            }
+            None => source,
+        }
+    }
+
+    /// The rows a run reads: inside the window for incremental/append runs, everything for
+    /// full runs; the latest row per key, ties broken by the whole row's text so the choice
+    /// is the same every time.
+    pub fn source_rows(&self, kind: RunKind) -> String {
+        let mut sql = String::new();
+        let needs_latest = !self.source_key_unique || self.related_watermark();
+        if needs_latest {
+            write!(sql, "SELECT DISTINCT ON ({}) ", self.key_list(Some("s"))).unwrap();
+        } else {
+            sql.push_str("SELECT ");
+        }
+        write!(
+            sql,
+            "{} FROM {}",
+            self.column_list(Some("s")),
+            self.source_from()
+        )
+        .unwrap();
+        if kind != RunKind::Full {
+            let wm = self
+                .watermark
+                .as_ref()
+                .expect("window runs need a watermark");
+            let t = wm.kind.bound_type();
+            let e = wm.expr();
+            // NULL low = initial load: rows without a watermark value are loaded once too.
+            write!(
+                sql,
+                " WHERE ($1::{t} IS NULL OR {e} > $1::{t}) AND ({e} <= $2::{t} OR ($1::{t} IS NULL AND {e} IS NULL))"
+            )
+            .unwrap();
+        }
+        if needs_latest {
+            let mut order = self.key_list(Some("s"));
+            if let Some(wm) = &self.watermark {
+                write!(order, ", {} DESC NULLS LAST", wm.expr()).unwrap();
+            }
+            order.push_str(", s::text DESC");
+            write!(sql, " ORDER BY {order}").unwrap();
+        }
+        sql
+    }
+
+    fn related_watermark(&self) -> bool {
+        self.watermark.as_ref().is_some_and(|w| w.related.is_some())
+    }
+
+    /// One statement that merges the run's rows into the target and returns one row:
+    /// `rows_read, null_key_rows, inserted, updated, deleted` (all bigint).
+    ///
+    /// Rows with a NULL key are counted, never written: the caller turns a non-zero count
+    /// into an error, which rolls the whole statement back.
+    pub fn merge_statement(&self, kind: RunKind) -> String {
+        let target = self.target.sql();
+        let cols = self.column_list(None);
+        let src_cols = self.column_list(Some("src"));
+        let keys_not_null = format!("NOT ({})", self.any_key_null("src"));
+        let mut ctes = vec![format!("src AS MATERIALIZED ({})", self.source_rows(kind))];
+        let counts;
+        match self.strategy {
+            MergeStrategy::Upsert => {
+                let conflict = match kind {
+                    RunKind::Append => "DO NOTHING".to_string(),
+                    _ if self.non_key_columns().next().is_none() => "DO NOTHING".to_string(),
+                    _ => format!(
+                        "DO UPDATE SET {} WHERE {}",
+                        self.non_key_columns()
+                            .map(|c| format!("{q} = EXCLUDED.{q}", q = quote_ident(&c.name)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        self.payload_differs("t", "EXCLUDED")
+                    ),
+                };
+                // RETURNING sees the target as it was before the statement for subqueries.
+                let inserted = if self.target_partitioned {
+                    format!(
+                        "NOT EXISTS (SELECT 1 FROM {target} o WHERE {})",
+                        self.keys_match("o", "t")
+                    )
+                } else {
+                    "(t.xmax = 0)".to_string()
+                };
+                ctes.push(format!(
+                    "merged AS (INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
+                     ON CONFLICT ({keys}) {conflict} RETURNING {inserted} AS inserted)",
+                    keys = self.key_list(None)
+                ));
+                counts = "(SELECT count(*) FROM merged WHERE inserted), (SELECT count(*) FROM merged WHERE NOT inserted)".to_string();
+            }
+            MergeStrategy::DeleteInsert => {
+                // Both statements see the target as it was before this one: rows that changed
+                // are deleted, rows with no identical copy are inserted.
+                let differs = self.payload_differs("t", "src");
+                if kind != RunKind::Append {
+                    ctes.push(format!(
+                        "replaced AS (DELETE FROM {target} t USING src WHERE {} AND {differs} RETURNING {})",
+                        self.keys_match("t", "src"),
+                        self.key_list(Some("t"))
+                    ));
+                }
+                let exists = match kind {
+                    RunKind::Append => self.keys_match("t", "src"),
+                    _ => format!("{} AND NOT ({differs})", self.keys_match("t", "src")),
+                };
+                ctes.push(format!(
+                    "added AS (INSERT INTO {target} ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
+                     AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {exists}) RETURNING {})",
+                    self.key_list(None)
+                ));
+                let was_replaced = if kind == RunKind::Append {
+                    "false".to_string()
+                } else {
+                    format!(
+                        "EXISTS (SELECT 1 FROM replaced r WHERE {})",
+                        self.keys_match("r", "a")
+                    )
+                };
+                counts = format!(
+                    "(SELECT count(*) FROM added a WHERE NOT {was_replaced}), (SELECT count(*) FROM added a WHERE {was_replaced})"
+                );
+            }
+        }
+        let deleted = if kind == RunKind::Full {
+            ctes.push(format!(
+                "gone AS (DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM src WHERE {}) RETURNING 1)",
+                self.keys_match("src", "t")
+            ));
+            "(SELECT count(*) FROM gone)"
+        } else {
+            "0::bigint"
+        };
+        format!(
+            "WITH {} SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM src WHERE NOT {keys_not_null}), {counts}, {deleted}",
+            ctes.join(", ")
+        )
+    }
+
+    /// Counts source rows in the window with a NULL key (run only to word the error).
+    pub fn null_key_count(&self, kind: RunKind) -> String {
+        let rows = self.source_rows(kind).replacen(
+            &format!("SELECT DISTINCT ON ({}) ", self.key_list(Some("s"))),
+            "SELECT ",
+            1,
+        );
+        let rows = match rows.find(" ORDER BY ") {
+            Some(i) => rows[..i].to_string(),
+            None => rows,
+        };
+        format!(
+            "SELECT count(*) FROM ({rows}) src WHERE {}",
+            self.any_key_null("src")
+        )
+    }
+
+    /// Integer watermarks: the highest committed value, read before waiting for writers.
+    pub fn max_watermark(&self) -> String {
+        let wm = self
+            .watermark
+            .as_ref()
+            .expect("max_watermark needs a watermark");
+        format!(
+            "SELECT (max({}))::pg_catalog.int8::pg_catalog.text FROM {}",
+            wm.expr(),
+            self.source_from()
+        )
+    }
+
+    /// Counts target rows sharing a key (a target with duplicates cannot be merged into safely).
+    pub fn target_duplicate_keys(&self) -> String {
+        format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1) d",
+            self.target.sql(),
+            self.key_list(None)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer_plan() -> SyncPlan {
+        SyncPlan {
+            source: Relation::new("ods", "customer"),
+            target: Relation::new("dw", "customer"),
+            keys: vec!["customer_id".into()],
+            columns: vec![
+                Column::new("customer_id"),
+                Column::new("name"),
+                Column::new("updated_at"),
+            ],
+            watermark: Some(Watermark {
+                column: "updated_at".into(),
+                kind: WatermarkKind::Timestamptz,
+                related: None,
+            }),
+            filter: None,
+            source_key_unique: true,
+            strategy: MergeStrategy::Upsert,
+            target_partitioned: false,
+        }
+    }
+
+    #[test]
+    fn quoting_neutralises_hostile_names() {
+        assert_eq!(quote_ident("Order Lines"), "\"Order Lines\"");
+        assert_eq!(
+            quote_ident("a\"; DROP TABLE x; --"),
+            "\"a\"\"; DROP TABLE x; --\""
+        );
+        assert_eq!(
+            Relation::new("My Schema", "t;x").sql(),
+            "\"My Schema\".\"t;x\""
+        );
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn unique_source_window_is_a_plain_range_scan() {
+        let sql = customer_plan().source_rows(RunKind::Incremental);
+        assert_eq!(
+            sql,
+            "SELECT s.\"customer_id\", s.\"name\", s.\"updated_at\" FROM \"ods\".\"customer\" s \
+             WHERE ($1::pg_catalog.timestamptz IS NULL OR s.\"updated_at\" > $1::pg_catalog.timestamptz) \
+             AND (s.\"updated_at\" <= $2::pg_catalog.timestamptz OR ($1::pg_catalog.timestamptz IS NULL AND s.\"updated_at\" IS NULL))"
+        );
+    }
+
+    #[test]
+    fn non_unique_source_picks_latest_row_per_key_deterministically() {
+        let mut plan = customer_plan();
+        plan.source_key_unique = false;
+        let sql = plan.source_rows(RunKind::Incremental);
+        assert!(
+            sql.starts_with("SELECT DISTINCT ON (s.\"customer_id\") "),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with(
+                "ORDER BY s.\"customer_id\", s.\"updated_at\" DESC NULLS LAST, s::text DESC"
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn filter_applies_to_source_only_and_related_watermark_joins() {
+        let mut plan = customer_plan();
+        plan.source = Relation::new("ods", "order_line");
+        plan.keys = vec!["line_id".into()];
+        plan.columns = vec![Column::new("line_id"), Column::new("order_id")];
+        plan.filter = Some("data_source = 'crm'".into());
+        plan.watermark = Some(Watermark {
+            column: "updated_at".into(),
+            kind: WatermarkKind::Timestamptz,
+            related: Some(RelatedWatermark {
+                relation: Relation::new("ods", "orders"),
+                join: vec![("order_id".into(), "id".into())],
+            }),
+        });
+        let sql = plan.source_rows(RunKind::Incremental);
+        assert!(
+            sql.contains(
+                "FROM (SELECT * FROM \"ods\".\"order_line\" WHERE (\ndata_source = 'crm'\n)) s \
+             JOIN \"ods\".\"orders\" w ON w.\"id\" = s.\"order_id\""
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("w.\"updated_at\" > $1"), "{sql}");
+        // A join can repeat a source row, so the latest-per-key step stays even for unique keys.
+        assert!(
+            sql.starts_with("SELECT DISTINCT ON (s.\"line_id\")"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn full_runs_read_everything() {
+        let sql = customer_plan().source_rows(RunKind::Full);
+        assert!(!sql.contains("WHERE"), "{sql}");
+        assert!(!sql.contains("$1"), "{sql}");
+    }
+
+    #[test]
+    fn upsert_skips_unchanged_rows_and_counts_inserts() {
+        let sql = customer_plan().merge_statement(RunKind::Incremental);
+        assert!(sql.contains("ON CONFLICT (\"customer_id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"updated_at\" = EXCLUDED.\"updated_at\" \
+             WHERE ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"updated_at\")"), "{sql}");
+        assert!(sql.contains("RETURNING (t.xmax = 0) AS inserted"), "{sql}");
+        assert!(
+            sql.contains("WHERE NOT (src.\"customer_id\" IS NULL)"),
+            "{sql}"
+        );
+        assert!(!sql.contains("gone AS"), "{sql}");
+    }
+
+    #[test]
+    fn partitioned_targets_count_inserts_without_xmax() {
+        let mut plan = customer_plan();
+        plan.target_partitioned = true;
+        let sql = plan.merge_statement(RunKind::Incremental);
+        assert!(!sql.contains("xmax"), "{sql}");
+        assert!(sql.contains("RETURNING NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" o WHERE o.\"customer_id\" = t.\"customer_id\") AS inserted"), "{sql}");
+    }
+
+    #[test]
+    fn columns_without_equality_compare_as_text() {
+        let mut plan = customer_plan();
+        plan.columns.push(Column::without_equality("attrs"));
+        let sql = plan.merge_statement(RunKind::Incremental);
+        assert!(sql.contains("t.\"attrs\"::text"), "{sql}");
+        assert!(sql.contains("EXCLUDED.\"attrs\"::text"), "{sql}");
+    }
+
+    #[test]
+    fn key_only_tables_do_nothing_on_conflict() {
+        let mut plan = customer_plan();
+        plan.columns = vec![Column::new("customer_id")];
+        let sql = plan.merge_statement(RunKind::Incremental);
+        assert!(
+            sql.contains("ON CONFLICT (\"customer_id\") DO NOTHING"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn append_never_updates() {
+        let sql = customer_plan().merge_statement(RunKind::Append);
+        assert!(sql.contains("DO NOTHING"), "{sql}");
+        let mut plan = customer_plan();
+        plan.strategy = MergeStrategy::DeleteInsert;
+        let sql = plan.merge_statement(RunKind::Append);
+        assert!(!sql.contains("DELETE"), "{sql}");
+    }
+
+    #[test]
+    fn delete_insert_replaces_only_changed_rows() {
+        let mut plan = customer_plan();
+        plan.strategy = MergeStrategy::DeleteInsert;
+        let sql = plan.merge_statement(RunKind::Incremental);
+        assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING src WHERE t.\"customer_id\" = src.\"customer_id\" AND ROW("), "{sql}");
+        assert!(sql.contains("added AS (INSERT INTO \"dw\".\"customer\" (\"customer_id\", \"name\", \"updated_at\")"), "{sql}");
+        assert!(sql.contains("NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" t WHERE t.\"customer_id\" = src.\"customer_id\" AND NOT (ROW("), "{sql}");
+        assert!(!sql.contains("ON CONFLICT"), "{sql}");
+    }
+
+    #[test]
+    fn full_run_deletes_keys_gone_from_source() {
+        for strategy in [MergeStrategy::Upsert, MergeStrategy::DeleteInsert] {
+            let mut plan = customer_plan();
+            plan.strategy = strategy;
+            let sql = plan.merge_statement(RunKind::Full);
+            assert!(sql.contains(
+                "gone AS (DELETE FROM \"dw\".\"customer\" t WHERE NOT EXISTS (SELECT 1 FROM src WHERE src.\"customer_id\" = t.\"customer_id\") RETURNING 1)"
+            ), "{sql}");
+        }
+    }
+
+    #[test]
+    fn composite_keys_everywhere() {
+        let mut plan = customer_plan();
+        plan.keys = vec!["tenant".into(), "customer_id".into()];
+        plan.columns.insert(0, Column::new("tenant"));
+        let sql = plan.merge_statement(RunKind::Incremental);
+        assert!(
+            sql.contains("ON CONFLICT (\"tenant\", \"customer_id\")"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("NOT (src.\"tenant\" IS NULL OR src.\"customer_id\" IS NULL)"),
+            "{sql}"
+        );
+        assert_eq!(
+            plan.target_duplicate_keys(),
+            "SELECT count(*) FROM (SELECT 1 FROM \"dw\".\"customer\" GROUP BY \"tenant\", \"customer_id\" HAVING count(*) > 1) d"
+        );
+    }
+
+    #[test]
+    fn null_key_count_reads_raw_window_rows() {
+        let mut plan = customer_plan();
+        plan.source_key_unique = false;
+        let sql = plan.null_key_count(RunKind::Incremental);
+        assert!(!sql.contains("DISTINCT ON"), "{sql}");
+        assert!(!sql.contains("ORDER BY"), "{sql}");
+        assert!(sql.ends_with("WHERE src.\"customer_id\" IS NULL"), "{sql}");
+    }
+
+    #[test]
+    fn watermark_kinds_bound_and_render() {
+        assert_eq!(
+            WatermarkKind::from_type_name("bigint"),
+            Some(WatermarkKind::Integer)
+        );
+        assert_eq!(WatermarkKind::from_type_name("numeric"), None);
+        assert_eq!(WatermarkKind::from_type_name("text"), None);
+        assert!(WatermarkKind::Integer
+            .safe_bound_from_instant_sql()
+            .is_none());
+        assert_eq!(
+            WatermarkKind::Date.safe_bound_from_instant_sql(),
+            Some("$1::pg_catalog.timestamptz::pg_catalog.date - 1")
+        );
+        assert!(WatermarkKind::Timestamptz
+            .to_text_sql("x")
+            .contains("AT TIME ZONE 'UTC'"));
+        assert_eq!(
+            WatermarkKind::Integer.lower_bound_sql(),
+            "$1::pg_catalog.int8 - coalesce($2::pg_catalog.int8, 0)"
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Resolving a job against the live catalog: relations, columns, types and indexes, turned
+//! into a [`SyncPlan`]. Used at define time (to validate) and at every run (the tables may
+//! have changed since).
+
+use crate::catalog::Job;
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::{
+    Column, MergeStrategy, RelatedWatermark, Relation, SyncPlan, Watermark, WatermarkKind,
+};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// A relation's identity and kind (`r`, `p`, `v`, `m`, `f`, ...).
+#[derive(Debug, Clone)]
+pub struct RelationInfo {
+    pub oid: pg_sys::Oid,
+    pub relation: Relation,
+    pub kind: char,
+}
+
+impl RelationInfo {
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.relation.schema, self.relation.name)
+    }
+    pub fn is_table(&self) -> bool {
+        matches!(self.kind, 'r' | 'p')
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub type_oid: pg_sys::Oid,
+    pub type_name: String,
+    pub generated: bool,
+}
+
+/// Resolves a relation name as typed by a user (`ods.customer`, `ods."Order Lines"`).
+pub fn lookup_relation(name: &str, role: &str, job: &str) -> SyncResult<RelationInfo> {
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT pg_catalog.to_regclass($1)::oid",
+        &[name.into()],
+    )
+    .map_err(|_| {
+        error(
+            PgSqlErrorCode::ERRCODE_INVALID_NAME,
+            format!("{role} \"{name}\" of sync job \"{job}\" is not a valid relation name"),
+        )
+    })?;
+    match oid {
+        Some(oid) => relation_info(oid, role, job),
+        None => Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("{role} relation \"{name}\" of sync job \"{job}\" does not exist"),
+            "Schema-qualify the name and double-quote parts with capitals or spaces, e.g. 'ods.\"Order Lines\"'.",
+        )),
+    }
+}
+
+/// Identity and kind of a relation by OID; a dropped relation is reported against the job.
+pub fn relation_info(oid: pg_sys::Oid, role: &str, job: &str) -> SyncResult<RelationInfo> {
+    let row = Spi::get_three_with_args::<String, String, String>(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c \
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+        &[oid.into()],
+    );
+    match row {
+        Ok((Some(schema), Some(name), Some(kind))) => Ok(RelationInfo {
+            oid,
+            relation: Relation::new(&schema, &name),
+            kind: kind.chars().next().unwrap_or('?'),
+        }),
+        _ => Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!(
+                "{role} relation (oid {}) of sync job \"{job}\" no longer exists",
+                oid.to_u32()
+            ),
+            format!(
+                "Point the job at an existing relation with sync_alter('{job}', {role} => ...)."
+            ),
+        )),
+    }
+}
+
+pub fn columns_of(oid: pg_sys::Oid) -> SyncResult<Vec<ColumnInfo>> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                "SELECT a.attname::text, a.atttypid, pg_catalog.format_type(a.atttypid, NULL), a.attgenerated <> '' \
+                   FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                None,
+                &[oid.into()],
+            )
+            .context("reading pg_attribute")?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ColumnInfo {
+                    name: r.get(1).context("attname")?.unwrap_or_default(),
+                    type_oid: r
+                        .get(2)
+                        .context("atttypid")?
+                        .unwrap_or(pg_sys::Oid::INVALID),
+                    type_name: r.get(3).context("format_type")?.unwrap_or_default(),
+                    generated: r.get(4).context("attgenerated")?.unwrap_or(false),
+                })
+            })
+            .collect()
+    })
+}
+
+/// Whether a type has a default equality operator (json, point, xml do not).
+pub fn has_equality(type_oid: pg_sys::Oid) -> bool {
+    // SAFETY: lookup_type_cache returns a valid cache entry or raises an error.
+    unsafe {
+        let entry = pg_sys::lookup_type_cache(type_oid, pg_sys::TYPECACHE_EQ_OPR as i32);
+        (*entry).eq_opr != pg_sys::Oid::INVALID
+    }
+}
+
+/// Whether `rel` has a valid, non-partial unique index on plain columns that satisfies `covers`
+/// given the index's key column names.
+fn has_unique_index(rel: pg_sys::Oid, keys: &[String], exact: bool) -> SyncResult<bool> {
+    let sql = if exact {
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid \
+            AND i.indpred IS NULL AND i.indexprs IS NULL \
+            AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
+              = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k))"
+    } else {
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid \
+            AND i.indpred IS NULL AND i.indexprs IS NULL \
+            AND (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
+              <@ $2::text[])"
+    };
+    Ok(
+        Spi::get_one_with_args::<bool>(sql, &[rel.into(), keys.to_vec().into()])
+            .context("reading pg_index")?
+            .unwrap_or(false),
+    )
+}
+
+fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
+    cols.iter().find(|c| c.name == name)
+}
+
+fn missing_column(
+    job: &str,
+    what: &str,
+    column: &str,
+    rel: &RelationInfo,
+) -> pgrx::pg_sys::panic::ErrorReport {
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        format!(
+            "{what} column \"{column}\" of sync job \"{job}\" does not exist in {}",
+            rel.display()
+        ),
+        "Column names are case-sensitive: give them exactly as stored, without quotes.",
+    )
+}
+
+/// Everything a run needs, resolved from a job against the current catalog.
+pub struct Resolved {
+    pub plan: SyncPlan,
+    pub source: RelationInfo,
+    pub target: RelationInfo,
+    /// Relation whose writers must be waited for before an integer watermark is trusted.
+    pub watermark_table: Option<RelationInfo>,
+}
+
+/// Validates a job against the live catalog and builds its plan. Every user-facing error
+/// names the job and the offending relation or column.
+pub fn resolve(job: &Job) -> SyncResult<Resolved> {
+    let name = job.name.as_str();
+    let source = relation_info(job.source, "source", name)?;
+    let target = relation_info(job.target, "target", name)?;
+    if !matches!(source.kind, 'r' | 'p' | 'v' | 'm' | 'f') {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!(
+                "source \"{}\" of sync job \"{name}\" is not a table, view or foreign table",
+                source.display()
+            ),
+        ));
+    }
+    if !target.is_table() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!(
+                "target \"{}\" of sync job \"{name}\" is not a table",
+                target.display()
+            ),
+        ));
+    }
+    if source.oid == target.oid {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "sync job \"{name}\" has the same relation \"{}\" as source and target",
+                source.display()
+            ),
+        ));
+    }
+    let source_cols = columns_of(source.oid)?;
+    let target_cols = columns_of(target.oid)?;
+
+    if job.keys.is_empty() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("sync job \"{name}\" needs at least one key column"),
+        ));
+    }
+    for (i, key) in job.keys.iter().enumerate() {
+        if job.keys[..i].contains(key) {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+                format!("key column \"{key}\" of sync job \"{name}\" is listed twice"),
+            ));
+        }
+        let col =
+            find(&source_cols, key).ok_or_else(|| missing_column(name, "key", key, &source))?;
+        if find(&target_cols, key).is_none() {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!(
+                    "key column \"{key}\" of sync job \"{name}\" is absent from target {}",
+                    target.display()
+                ),
+                "Add the column to the target table, or choose key columns that both tables have.",
+            ));
+        }
+        if !has_equality(col.type_oid) {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
+                format!("key column \"{key}\" of sync job \"{name}\" has type {} which has no equality operator", col.type_name),
+            ));
+        }
+    }
+
+    let columns: Vec<Column> = match &job.columns {
+        Some(list) => {
+            let mut out = Vec::new();
+            for c in list {
+                let sc = find(&source_cols, c)
+                    .ok_or_else(|| missing_column(name, "listed", c, &source))?;
+                find(&target_cols, c).ok_or_else(|| missing_column(name, "listed", c, &target))?;
+                out.push(column_of(sc));
+            }
+            for key in &job.keys {
+                if !list.contains(key) {
+                    return Err(error(
+                        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                        format!(
+                            "column list of sync job \"{name}\" must include key column \"{key}\""
+                        ),
+                    ));
+                }
+            }
+            out
+        }
+        None => target_cols
+            .iter()
+            .filter(|t| !t.generated)
+            .filter_map(|t| find(&source_cols, &t.name))
+            .map(column_of)
+            .collect(),
+    };
+
+    let watermark = match &job.watermark_column {
+        None => None,
+        Some(wm_col) => {
+            let (rel, cols, related) = match (job.watermark_relation, &job.watermark_join) {
+                (Some(rel_oid), Some(pairs)) => {
+                    let rel = relation_info(rel_oid, "watermark", name)?;
+                    let rel_cols = columns_of(rel.oid)?;
+                    if pairs.is_empty() {
+                        return Err(error(
+                            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                            format!("sync job \"{name}\" reads its watermark from {} but names no join columns", rel.display()),
+                        ));
+                    }
+                    for p in pairs {
+                        let s = find(&source_cols, &p.source)
+                            .ok_or_else(|| missing_column(name, "join", &p.source, &source))?;
+                        let r = find(&rel_cols, &p.related)
+                            .ok_or_else(|| missing_column(name, "join", &p.related, &rel))?;
+                        if s.type_oid != r.type_oid {
+                            return Err(error(
+                                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                                format!(
+                                    "join columns of sync job \"{name}\" differ in type: {}.{} is {}, {}.{} is {}",
+                                    source.relation.name, s.name, s.type_name, rel.relation.name, r.name, r.type_name
+                                ),
+                            ));
+                        }
+                    }
+                    let related = RelatedWatermark {
+                        relation: rel.relation.clone(),
+                        join: pairs
+                            .iter()
+                            .map(|p| (p.source.clone(), p.related.clone()))
+                            .collect(),
+                    };
+                    (rel, rel_cols, Some(related))
+                }
+                _ => (source.clone(), source_cols.clone(), None),
+            };
+            let col = find(&cols, wm_col)
+                .ok_or_else(|| missing_column(name, "watermark", wm_col, &rel))?;
+            let kind = WatermarkKind::from_type_name(&col.type_name).ok_or_else(|| {
+                error_with_hint(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    format!("watermark column \"{wm_col}\" of sync job \"{name}\" has unsupported type {}", col.type_name),
+                    "A watermark must be timestamptz, timestamp, date, smallint, integer or bigint.",
+                )
+            })?;
+            Some((
+                Watermark {
+                    column: wm_col.clone(),
+                    kind,
+                    related,
+                },
+                rel,
+            ))
+        }
+    };
+    if job.mode != "full" && watermark.is_none() {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "sync job \"{name}\" in mode {} needs a watermark column",
+                job.mode
+            ),
+            "Name the change-time column with watermark => 'updated_at', or use mode => 'full'.",
+        ));
+    }
+
+    let related = watermark.as_ref().is_some_and(|(w, _)| w.related.is_some());
+    let source_key_unique =
+        source.is_table() && !related && has_unique_index(source.oid, &job.keys, false)?;
+    let strategy = if has_unique_index(target.oid, &job.keys, true)? {
+        MergeStrategy::Upsert
+    } else {
+        MergeStrategy::DeleteInsert
+    };
+    let (watermark, watermark_table) = match watermark {
+        Some((w, rel)) => {
+            let table = rel.is_table().then_some(rel);
+            (Some(w), table)
+        }
+        None => (None, None),
+    };
+    Ok(Resolved {
+        plan: SyncPlan {
+            source: source.relation.clone(),
+            target: target.relation.clone(),
+            keys: job.keys.clone(),
+            columns,
+            watermark,
+            filter: job.source_filter.clone(),
+            source_key_unique,
+            strategy,
+            target_partitioned: target.kind == 'p',
+        },
+        source,
+        target,
+        watermark_table,
+    })
+}
+
+fn column_of(c: &ColumnInfo) -> Column {
+    if has_equality(c.type_oid) {
+        Column::new(&c.name)
+    } else {
+        Column::without_equality(&c.name)
+    }
+}
+
+/// The watermark column's type OID (stored in the catalog at define time).
+pub fn watermark_type_oid(job: &Job) -> SyncResult<Option<pg_sys::Oid>> {
+    let Some(col) = &job.watermark_column else {
+        return Ok(None);
+    };
+    let rel = job.watermark_relation.unwrap_or(job.source);
+    Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped",
+        &[rel.into(), col.clone().into()],
+    )
+    .context("reading the watermark type")
+}

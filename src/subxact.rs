@@ -1,0 +1,43 @@
+//! Running a step inside an internal subtransaction, the way PL/pgSQL's EXCEPTION blocks do,
+//! so that a failure can be inspected (recorded, reworded) while the transaction stays usable.
+
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReportWithLevel};
+use pgrx::PgTryBuilder;
+use std::panic::UnwindSafe;
+
+/// Runs `f` in a subtransaction. On error the subtransaction is rolled back (undoing all of
+/// `f`'s effects) and the caught error is returned so the caller can act before rethrowing.
+pub fn in_subtransaction<R>(f: impl FnOnce() -> R + UnwindSafe) -> Result<R, CaughtError> {
+    // SAFETY: plain reads of backend globals, restored below as PL/pgSQL does.
+    let (old_context, old_owner) =
+        unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    let restore = move || unsafe {
+        pg_sys::MemoryContextSwitchTo(old_context);
+        pg_sys::CurrentResourceOwner = old_owner;
+    };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(old_context);
+    }
+    PgTryBuilder::new(move || {
+        let result = f();
+        unsafe { pg_sys::ReleaseCurrentSubTransaction() };
+        restore();
+        Ok(result)
+    })
+    .catch_others(move |caught| {
+        unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
+        restore();
+        Err(caught)
+    })
+    .execute()
+}
+
+/// The report inside a caught error, whatever raised it.
+pub fn report_of(caught: &CaughtError) -> &ErrorReportWithLevel {
+    match caught {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
+        CaughtError::RustPanic { ereport, .. } => ereport,
+    }
+}

@@ -1,0 +1,326 @@
+//! Behaviour inside Postgres. Each test runs in one transaction that is rolled back, so rows
+//! are stamped with clock_timestamp() and the tests sleep past the run's start margin.
+
+#[pgrx::pg_schema]
+#[allow(clippy::module_inception)]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    fn one<T: FromDatum + IntoDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+    /// Lets a run's start margin pass so rows just stamped fall inside its window.
+    fn settle() {
+        run("SELECT pg_sleep(1.1)");
+    }
+    /// Rows of `a` not in `b` plus rows of `b` not in `a` (0 = equal as multisets of distinct rows).
+    fn differences(a: &str, b: &str) -> i64 {
+        one(&format!("SELECT count(*) FROM ((SELECT * FROM {a} EXCEPT SELECT * FROM {b}) UNION ALL (SELECT * FROM {b} EXCEPT SELECT * FROM {a})) d"))
+    }
+
+    /// json has no equality operator: tables holding it are compared through its text.
+    const CUSTOMER_SRC: &str =
+        "(SELECT customer_id, name, attrs::text, updated_at FROM ods.customer) a";
+    const CUSTOMER_DW: &str =
+        "(SELECT customer_id, name, attrs::text, updated_at FROM dw.customer) b";
+
+    fn customers(with_pk: bool) {
+        run("CREATE SCHEMA ods; CREATE SCHEMA dw");
+        run(
+            "CREATE TABLE ods.customer (customer_id int PRIMARY KEY, name text, attrs json, \
+             updated_at timestamptz NOT NULL)",
+        );
+        run(
+            "INSERT INTO ods.customer SELECT g, 'c' || g, json_build_object('n', g), \
+             clock_timestamp() - interval '1 hour' FROM generate_series(1, 100) g",
+        );
+        let pk = if with_pk { "PRIMARY KEY" } else { "" };
+        run(&format!("CREATE TABLE dw.customer (customer_id int {pk}, name text, attrs json, updated_at timestamptz)"));
+    }
+
+    fn define_customer() {
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at')");
+    }
+
+    #[pg_test]
+    fn initial_load_then_only_changes() {
+        customers(true);
+        define_customer();
+        let (status, read) = Spi::get_two::<String, i64>(
+            "SELECT status, rows_read FROM sync_incremental('customer')",
+        )
+        .unwrap();
+        assert_eq!((status.as_deref(), read), (Some("succeeded"), Some(100)));
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+
+        run("UPDATE ods.customer SET name = name || '!', updated_at = clock_timestamp() WHERE customer_id <= 10");
+        run("INSERT INTO ods.customer VALUES (101, 'new', '{}', clock_timestamp())");
+        settle();
+        let row = Spi::get_three::<i64, i64, i64>(
+            "SELECT rows_read, rows_inserted, rows_updated FROM sync_incremental('customer')",
+        )
+        .unwrap();
+        assert_eq!(row, (Some(11), Some(1), Some(10)));
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+        // Watermark and run records were written with the data.
+        assert_eq!(one::<i64>("SELECT count(*) FROM insync.runs WHERE job_name = 'customer' AND status = 'succeeded'"), 2);
+        assert!(one::<bool>(
+            "SELECT watermark IS NOT NULL FROM insync.job_state WHERE job_name = 'customer'"
+        ));
+    }
+
+    #[pg_test]
+    fn rerun_over_the_same_window_rewrites_nothing() {
+        customers(true);
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at', lookback => '2 hours')");
+        run("SELECT * FROM sync_incremental('customer')");
+        let versions: String =
+            one("SELECT string_agg(ctid::text, ',' ORDER BY customer_id) FROM dw.customer");
+        settle();
+        // The lookback re-reads every row; none changed, so none is rewritten or duplicated.
+        let row = Spi::get_three::<i64, i64, i64>(
+            "SELECT rows_read, rows_inserted, rows_updated FROM sync_incremental('customer')",
+        )
+        .unwrap();
+        assert_eq!(row, (Some(100), Some(0), Some(0)));
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(ctid::text, ',' ORDER BY customer_id) FROM dw.customer"
+            ),
+            versions
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM dw.customer"), 100);
+    }
+
+    #[pg_test]
+    fn upsert_and_delete_insert_leave_identical_tables() {
+        customers(true);
+        run("CREATE TABLE dw.customer_heap (LIKE dw.customer)");
+        define_customer();
+        let strategy: String = one(
+            "SELECT merge_strategy FROM sync_define('customer_heap', source => 'ods.customer', \
+             target => 'dw.customer_heap', key => '{customer_id}', watermark => 'updated_at')",
+        );
+        assert_eq!(strategy, "delete+insert");
+        for _ in 0..2 {
+            run("SELECT * FROM sync_incremental('customer')");
+            run("SELECT * FROM sync_incremental('customer_heap')");
+            run(
+                "UPDATE ods.customer SET attrs = json_build_object('v', customer_id * 2), \
+                 updated_at = clock_timestamp() WHERE customer_id % 7 = 0",
+            );
+            run("INSERT INTO ods.customer SELECT max(customer_id) + 1, 'n', '[1]', clock_timestamp() FROM ods.customer");
+            settle();
+        }
+        let (ins, upd) = Spi::get_two::<i64, i64>(
+            "SELECT rows_inserted, rows_updated FROM sync_incremental('customer_heap')",
+        )
+        .unwrap();
+        run("SELECT * FROM sync_incremental('customer')");
+        assert_eq!((ins, upd), (Some(1), Some(14)));
+        // json has no equality operator: compare through text.
+        assert_eq!(
+            differences(
+                CUSTOMER_DW,
+                "(SELECT customer_id, name, attrs::text, updated_at FROM dw.customer_heap) c"
+            ),
+            0
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM dw.customer_heap"),
+            one::<i64>("SELECT count(*) FROM ods.customer")
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) - count(DISTINCT customer_id) FROM dw.customer_heap"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn full_sync_inserts_updates_and_deletes() {
+        customers(true);
+        define_customer();
+        run("SELECT * FROM sync_incremental('customer')");
+        run("DELETE FROM ods.customer WHERE customer_id > 90");
+        run("UPDATE ods.customer SET name = 'renamed' WHERE customer_id = 1"); // no watermark bump
+        run("INSERT INTO ods.customer VALUES (500, 'x', null, now() + interval '1 day')");
+        let row = Spi::get_three::<i64, i64, i64>(
+            "SELECT rows_inserted, rows_updated, rows_deleted FROM sync_full('customer')",
+        )
+        .unwrap();
+        assert_eq!(row, (Some(1), Some(1), Some(10)));
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+        assert_eq!(one::<i64>("SELECT count(*) FROM dw.customer"), 91);
+    }
+
+    #[pg_test]
+    fn null_keys_fail_the_run_with_no_partial_sync_and_the_failure_is_recorded() {
+        run("CREATE TABLE src (id int, v text, ts timestamptz)");
+        run("CREATE TABLE dst (id int PRIMARY KEY, v text, ts timestamptz)");
+        run("INSERT INTO src SELECT g, 'v', clock_timestamp() - interval '1 hour' FROM generate_series(1, 10) g");
+        run("INSERT INTO src VALUES (NULL, 'a', clock_timestamp() - interval '1 hour'), (NULL, 'b', clock_timestamp() - interval '1 hour')");
+        run("SELECT * FROM sync_define('nullkeys', source => 'src', target => 'dst', key => '{id}', watermark => 'ts')");
+        let caught =
+            crate::subxact::in_subtransaction(|| run("SELECT * FROM sync_incremental('nullkeys')"))
+                .expect_err("a NULL key must fail the run");
+        let message = crate::subxact::report_of(&caught).message().to_string();
+        assert!(
+            message.contains("sync job \"nullkeys\": 2 source rows in the window have a NULL key"),
+            "{message}"
+        );
+        // Nothing was synced, the watermark did not move...
+        assert_eq!(one::<i64>("SELECT count(*) FROM dst"), 0);
+        assert!(one::<bool>(
+            "SELECT watermark IS NULL FROM insync.job_state WHERE job_name = 'nullkeys'"
+        ));
+        // ...and the failure was committed by the recorder, outside this (doomed) transaction.
+        let recorded: String = one("SELECT error_message FROM insync.runs WHERE job_name = 'nullkeys' AND status = 'failed'");
+        assert_eq!(recorded, message);
+    }
+
+    #[pg_test]
+    fn watermark_of_a_related_table_and_a_source_filter() {
+        run("CREATE TABLE orders (order_id int PRIMARY KEY, updated_at timestamptz)");
+        run("CREATE TABLE order_line (line_id int PRIMARY KEY, order_id int, qty int, data_source text)");
+        run("CREATE TABLE dw_line (line_id int PRIMARY KEY, order_id int, qty int)");
+        run("INSERT INTO orders SELECT g, clock_timestamp() - interval '1 hour' FROM generate_series(1, 10) g");
+        run("INSERT INTO order_line SELECT g, (g % 10) + 1, 1, CASE WHEN g % 2 = 0 THEN 'crm' ELSE 'erp' END \
+             FROM generate_series(1, 40) g");
+        run("SELECT * FROM sync_define('lines', source => 'order_line', target => 'dw_line', key => '{line_id}', \
+             watermark => 'updated_at', watermark_source => 'orders', watermark_join => '{order_id}', \
+             source_filter => $$data_source = 'crm'$$)");
+        assert_eq!(
+            one::<i64>("SELECT rows_inserted FROM sync_incremental('lines')"),
+            20
+        );
+        // Lines change without touching their own row's time: the order's time carries them.
+        run("UPDATE order_line SET qty = 5 WHERE order_id = 3");
+        run("UPDATE orders SET updated_at = clock_timestamp() WHERE order_id = 3");
+        settle();
+        let row = Spi::get_two::<i64, i64>(
+            "SELECT rows_read, rows_updated FROM sync_incremental('lines')",
+        )
+        .unwrap();
+        // Order 3 has four lines, all from 'crm'.
+        assert_eq!(row, (Some(4), Some(4)));
+        assert_eq!(one::<i64>("SELECT count(*) FROM dw_line WHERE qty = 5"), 4);
+    }
+
+    #[pg_test]
+    fn integer_watermark_and_append_mode() {
+        run("CREATE TABLE events (event_id bigint PRIMARY KEY, seq int NOT NULL, payload text)");
+        run("CREATE TABLE events_dw (event_id bigint PRIMARY KEY, seq int, payload text)");
+        run("INSERT INTO events SELECT g, g, 'p' FROM generate_series(1, 50) g");
+        run("SELECT * FROM sync_define('events', source => 'events', target => 'events_dw', key => '{event_id}', \
+             watermark => 'seq', mode => 'append', lookback => '5')");
+        let (low, high) = Spi::get_two::<String, String>(
+            "SELECT window_low, window_high FROM sync_run('events')",
+        )
+        .unwrap();
+        assert_eq!((low, high.as_deref()), (None, Some("50")));
+        run("UPDATE events SET payload = 'changed', seq = seq + 100 WHERE event_id = 1");
+        run("INSERT INTO events VALUES (51, 51, 'p')");
+        let row = Spi::get_three::<String, i64, i64>(
+            "SELECT window_low, rows_inserted, rows_updated FROM sync_run('events')",
+        )
+        .unwrap();
+        // lookback 5 below the last watermark 50; append never rewrites an existing key.
+        assert_eq!(row, (Some("45".into()), Some(1), Some(0)));
+        assert_eq!(
+            one::<String>("SELECT payload FROM events_dw WHERE event_id = 1"),
+            "p"
+        );
+    }
+
+    #[pg_test]
+    fn hostile_names_are_quoted_not_injected() {
+        run(r#"CREATE SCHEMA "Weird; Schema""#);
+        run(
+            r#"CREATE TABLE "Weird; Schema"."Src ""Table""" ("Key Col" int PRIMARY KEY, "v;drop" text, "Ts" timestamp)"#,
+        );
+        run(
+            r#"CREATE TABLE "Weird; Schema"."dst'x" ("Key Col" int PRIMARY KEY, "v;drop" text, "Ts" timestamp)"#,
+        );
+        run(
+            r#"INSERT INTO "Weird; Schema"."Src ""Table""" VALUES (1, 'a', localtimestamp - interval '1 hour')"#,
+        );
+        run(
+            r#"SELECT * FROM sync_define('weird', source => '"Weird; Schema"."Src ""Table"""',
+             target => $$"Weird; Schema"."dst'x"$$, key => '{Key Col}', watermark => 'Ts')"#,
+        );
+        assert_eq!(
+            one::<i64>("SELECT rows_inserted FROM sync_incremental('weird')"),
+            1
+        );
+        assert_eq!(
+            one::<String>(r#"SELECT "v;drop" FROM "Weird; Schema"."dst'x""#),
+            "a"
+        );
+    }
+
+    #[pg_test]
+    fn date_watermark_covers_only_elapsed_days() {
+        run("CREATE TABLE daily (id int PRIMARY KEY, day date)");
+        run("CREATE TABLE daily_dw (id int PRIMARY KEY, day date)");
+        run("INSERT INTO daily VALUES (1, current_date - 2), (2, current_date - 1), (3, current_date)");
+        run("SELECT * FROM sync_define('daily', source => 'daily', target => 'daily_dw', key => '{id}', watermark => 'day')");
+        // Today is not over: rows of today may still arrive, so today waits for a later run.
+        assert_eq!(
+            one::<i64>("SELECT rows_inserted FROM sync_incremental('daily')"),
+            2
+        );
+        assert_eq!(one::<bool>("SELECT watermark::date = current_date - 1 FROM insync.job_state WHERE job_name = 'daily'"), true);
+    }
+
+    #[pg_test]
+    fn explicit_column_list_and_partitioned_target() {
+        run("CREATE TABLE s (id int PRIMARY KEY, region text, secret text, ts timestamptz)");
+        run("CREATE TABLE t (id int, region text, ts timestamptz, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
+        run("CREATE TABLE t_eu PARTITION OF t FOR VALUES IN ('eu'); CREATE TABLE t_us PARTITION OF t FOR VALUES IN ('us')");
+        run("INSERT INTO s SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, 'x', clock_timestamp() - interval '1 hour' \
+             FROM generate_series(1, 20) g");
+        let cols: Vec<String> = one(
+            "SELECT columns FROM sync_define('part', source => 's', target => 't', \
+             key => '{id,region}', watermark => 'ts', columns => '{id,region,ts}')",
+        );
+        assert_eq!(cols, vec!["id", "region", "ts"]);
+        assert_eq!(
+            one::<i64>("SELECT rows_inserted FROM sync_incremental('part')"),
+            20
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM t_eu"), 10);
+    }
+
+    #[pg_test]
+    fn alter_and_drop() {
+        customers(true);
+        define_customer();
+        run("SELECT * FROM sync_incremental('customer')");
+        run("SELECT * FROM sync_alter('customer', source_filter => 'customer_id <= 50', reset_watermark => true)");
+        assert_eq!(
+            one::<bool>(
+                "SELECT watermark IS NULL FROM insync.job_state WHERE job_name = 'customer'"
+            ),
+            true
+        );
+        run("SELECT * FROM sync_alter('customer', new_name => 'cust')");
+        assert_eq!(
+            one::<i64>("SELECT rows_read FROM sync_incremental('cust')"),
+            50
+        );
+        assert!(one::<bool>("SELECT sync_drop('cust')"));
+        assert_eq!(one::<i64>("SELECT count(*) FROM insync.jobs"), 0);
+        assert_eq!(one::<i64>("SELECT count(*) FROM insync.job_state"), 0);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM insync.runs WHERE job_name IN ('customer', 'cust')"),
+            2
+        );
+    }
+}
