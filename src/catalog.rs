@@ -212,6 +212,13 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
             )
             .context("inserting into insync.job_state")?;
         } else {
+            // A rename carries the run history along (job_state follows by ON UPDATE CASCADE).
+            Spi::run_with_args(
+                "UPDATE insync.runs SET job_name = $1 \
+                  WHERE job_name = (SELECT job_name FROM insync.jobs WHERE job_id = $2) AND job_name <> $1",
+                &[job.name.clone().into(), job.job_id.into()],
+            )
+            .context("renaming the job's runs")?;
             Spi::run_with_args(
                 "UPDATE insync.jobs SET job_name = $1, source = $3::oid::regclass, target = $4::oid::regclass, \
                         key_columns = $5, mode = $6, watermark_column = $7, watermark_type = $8::oid::regtype, \

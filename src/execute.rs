@@ -7,7 +7,7 @@ use crate::plan::{quote_ident, RunKind, WatermarkKind};
 use crate::recorder;
 use crate::resolve::{self, RelationInfo};
 use crate::subxact::{in_subtransaction, report_of};
-use pgrx::pg_sys::panic::ErrorReportable;
+use pgrx::pg_sys::panic::{ErrorReport, ErrorReportable};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -104,7 +104,16 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutc
             record.error_message = Some(report_of(&caught).message().to_string());
             record.status = "failed".into();
             recorder::record_failed_run(&record);
-            caught.rethrow()
+            // Re-raise what the caller would have seen, without pgrx's panic backtrace.
+            let report = report_of(&caught);
+            let mut clean = ErrorReport::new(report.sql_error_code(), report.message().to_string(), "insync");
+            if let Some(detail) = report.detail() {
+                clean = clean.set_detail(detail.to_string());
+            }
+            if let Some(hint) = report.hint() {
+                clean = clean.set_hint(hint.to_string());
+            }
+            Err(clean)
         }
     }
 }
@@ -166,8 +175,10 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
             return Err(error_with_hint(
                 PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
                 format!(
-                    "sync job \"{}\": {count} source rows in the window have a NULL key ({keys}); nothing was synced",
-                    job.name
+                    "sync job \"{}\": {count} source {} in the window {} a NULL key ({keys}); nothing was synced",
+                    job.name,
+                    if count == 1 { "row" } else { "rows" },
+                    if count == 1 { "has" } else { "have" },
                 ),
                 "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
             ));
