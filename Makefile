@@ -1,0 +1,40 @@
+# insync — two commands for a newcomer on a fresh Debian machine:
+#   make demo   sets everything up, installs the extension, runs the demo
+#   make test   sets up whatever is missing and runs every test layer
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+SUDO_FLAG := $(if $(filter 0,$(shell id -u)),,--sudo)
+PGRX_TEST_DIR ?= /tmp/insync-pgrx-test
+
+.PHONY: setup install demo test test-unit test-pg test-regress bench lint
+
+setup:
+	bash scripts/setup.sh
+
+install: setup
+	cargo pgrx install --release --pg-config $(PG_CONFIG) $(SUDO_FLAG)
+
+demo: install
+	bash scripts/demo.sh
+
+# Pure planning code: no Postgres involved.
+test-unit: setup
+	cargo test --lib -- plan::
+
+# Behaviour inside Postgres. One test at a time: each test's open transaction would
+# (rightly) hold back the sync window of a test running beside it.
+test-pg: setup
+	mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR) 2>/dev/null || sudo chown postgres $(PGRX_TEST_DIR)
+	RUST_TEST_THREADS=1 cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
+
+# What a user sees in psql, against a throwaway cluster with pg_cron and dblink.
+test-regress: install
+	bash scripts/regress.sh
+
+test: test-unit test-pg test-regress
+
+bench: install
+	bash bench/incremental.sh
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
