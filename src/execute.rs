@@ -3,10 +3,11 @@
 
 use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::{quote_ident, RunKind, WatermarkKind};
+use crate::plan::{quote_ident, RunKind, WatermarkKind, Window};
 use crate::recorder;
 use crate::resolve::{self, RelationInfo};
 use crate::subxact::{in_subtransaction, report_of};
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::{ErrorReport, ErrorReportable};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -106,7 +107,11 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutc
             recorder::record_failed_run(&record);
             // Re-raise what the caller would have seen, without pgrx's panic backtrace.
             let report = report_of(&caught);
-            let mut clean = ErrorReport::new(report.sql_error_code(), report.message().to_string(), "insync");
+            let mut clean = ErrorReport::new(
+                report.sql_error_code(),
+                report.message().to_string(),
+                "insync",
+            );
             if let Some(detail) = report.detail() {
                 clean = clean.set_detail(detail.to_string());
             }
@@ -138,15 +143,21 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
         };
         record.window_low = low.clone();
         record.window_high = high.clone();
-        let statement = plan.merge_statement(kind);
+        let window = match (kind, &low) {
+            (RunKind::Full, _) => Window::Everything,
+            (_, None) => Window::UpTo,
+            (_, Some(_)) => Window::Range,
+        };
+        let statement = plan.merge_statement(kind, window);
+        let args = || -> Vec<DatumWithOid> {
+            match window {
+                Window::Everything => vec![],
+                _ => vec![low.clone().into(), high.clone().into()],
+            }
+        };
         let (read, null_keys, inserted, updated, deleted) = Spi::connect_mut(|client| {
-            let args = [low.clone().into(), high.clone().into()];
-            let args = if kind == RunKind::Full {
-                &args[..0]
-            } else {
-                &args[..]
-            };
-            let row = client.update(statement.as_str(), None, args)?.first();
+            let args = args();
+            let row = client.update(statement.as_str(), None, &args)?.first();
             Ok::<_, pgrx::spi::Error>((
                 row.get::<i64>(1)?.unwrap_or(0),
                 row.get::<i64>(2)?.unwrap_or(0),
@@ -157,13 +168,7 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
         })
         .context("running the merge")?;
         if null_keys > 0 {
-            let args = [low.clone().into(), high.clone().into()];
-            let args = if kind == RunKind::Full {
-                &args[..0]
-            } else {
-                &args[..]
-            };
-            let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(kind), args)
+            let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(window), &args())
                 .context("counting NULL keys")?
                 .unwrap_or(null_keys);
             let keys = plan

@@ -4,7 +4,7 @@
 
 use crate::catalog::{self, Job, JoinPair};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::RunKind;
+use crate::plan::{RunKind, Window};
 use crate::resolve::{self, lookup_relation};
 use crate::subxact::{in_subtransaction, report_of};
 use pgrx::pg_sys::panic::ErrorReport;
@@ -242,17 +242,23 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
             Spi::get_one_with_args::<String>(&sql, &[lookback.clone().into()]).map(|_| ())
         })?;
     }
-    let kinds: &[RunKind] = match job.mode.as_str() {
-        "full" => &[RunKind::Full],
-        "append" => &[RunKind::Append, RunKind::Full],
-        _ => &[RunKind::Incremental, RunKind::Full],
+    let statements: &[(RunKind, Window)] = match job.mode.as_str() {
+        "full" => &[(RunKind::Full, Window::Everything)],
+        "append" => &[
+            (RunKind::Append, Window::Range),
+            (RunKind::Full, Window::Everything),
+        ],
+        _ => &[
+            (RunKind::Incremental, Window::Range),
+            (RunKind::Full, Window::Everything),
+        ],
     };
-    for &kind in kinds {
+    for &(kind, window) in statements {
         let explain = format!(
             "EXPLAIN (COSTS OFF) {}",
-            resolved.plan.merge_statement(kind)
+            resolved.plan.merge_statement(kind, window)
         );
-        let with_window = kind != RunKind::Full;
+        let with_window = window != Window::Everything;
         probe(&name, "its statements", move || {
             Spi::connect_mut(|client| {
                 let args = [Option::<String>::None.into(), Option::<String>::None.into()];

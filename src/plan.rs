@@ -225,9 +225,18 @@ pub struct SyncPlan {
     pub target_partitioned: bool,
 }
 
-/// Parameters of the window predicate: `$1` = exclusive low (text, may be NULL), `$2` =
-/// inclusive high (text). A NULL low means "from the beginning" (the initial load).
-pub const WINDOW_PARAMS: usize = 2;
+/// Which rows a run reads. Window bounds travel as text parameters: `$1` = exclusive low,
+/// `$2` = inclusive high. Each shape gets its own predicate so that the common one stays a
+/// plain range that an index on the watermark can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// `low < wm <= high`: every run after the first.
+    Range,
+    /// `wm <= high`, plus rows with no watermark at all: the initial load.
+    UpTo,
+    /// Every row: full runs.
+    Everything,
+}
 
 impl SyncPlan {
     fn key_list(&self, alias: Option<&str>) -> String {
@@ -313,7 +322,7 @@ impl SyncPlan {
     /// The rows a run reads: inside the window for incremental/append runs, everything for
     /// full runs; the latest row per key, ties broken by the whole row's text so the choice
     /// is the same every time.
-    pub fn source_rows(&self, kind: RunKind) -> String {
+    pub fn source_rows(&self, window: Window) -> String {
         let mut sql = String::new();
         let needs_latest = !self.source_key_unique || self.related_watermark();
         if needs_latest {
@@ -328,19 +337,18 @@ impl SyncPlan {
             self.source_from()
         )
         .unwrap();
-        if kind != RunKind::Full {
+        if window != Window::Everything {
             let wm = self
                 .watermark
                 .as_ref()
                 .expect("window runs need a watermark");
             let t = wm.kind.bound_type();
             let e = wm.expr();
-            // NULL low = initial load: rows without a watermark value are loaded once too.
-            write!(
-                sql,
-                " WHERE ($1::{t} IS NULL OR {e} > $1::{t}) AND ({e} <= $2::{t} OR ($1::{t} IS NULL AND {e} IS NULL))"
-            )
-            .unwrap();
+            match window {
+                Window::Range => write!(sql, " WHERE {e} > $1::{t} AND {e} <= $2::{t}").unwrap(),
+                // The initial load also takes rows that have no watermark value (once).
+                _ => write!(sql, " WHERE ({e} <= $2::{t} OR {e} IS NULL)").unwrap(),
+            }
         }
         if needs_latest {
             let mut order = self.key_list(Some("s"));
@@ -362,12 +370,15 @@ impl SyncPlan {
     ///
     /// Rows with a NULL key are counted, never written: the caller turns a non-zero count
     /// into an error, which rolls the whole statement back.
-    pub fn merge_statement(&self, kind: RunKind) -> String {
+    pub fn merge_statement(&self, kind: RunKind, window: Window) -> String {
         let target = self.target.sql();
         let cols = self.column_list(None);
         let src_cols = self.column_list(Some("src"));
         let keys_not_null = format!("NOT ({})", self.any_key_null("src"));
-        let mut ctes = vec![format!("src AS MATERIALIZED ({})", self.source_rows(kind))];
+        let mut ctes = vec![format!(
+            "src AS MATERIALIZED ({})",
+            self.source_rows(window)
+        )];
         let counts;
         match self.strategy {
             MergeStrategy::Upsert => {
@@ -448,8 +459,8 @@ impl SyncPlan {
     }
 
     /// Counts source rows in the window with a NULL key (run only to word the error).
-    pub fn null_key_count(&self, kind: RunKind) -> String {
-        let rows = self.source_rows(kind).replacen(
+    pub fn null_key_count(&self, window: Window) -> String {
+        let rows = self.source_rows(window).replacen(
             &format!("SELECT DISTINCT ON ({}) ", self.key_list(Some("s"))),
             "SELECT ",
             1,
@@ -529,20 +540,28 @@ mod tests {
 
     #[test]
     fn unique_source_window_is_a_plain_range_scan() {
-        let sql = customer_plan().source_rows(RunKind::Incremental);
+        let sql = customer_plan().source_rows(Window::Range);
         assert_eq!(
             sql,
             "SELECT s.\"customer_id\", s.\"name\", s.\"updated_at\" FROM \"ods\".\"customer\" s \
-             WHERE ($1::pg_catalog.timestamptz IS NULL OR s.\"updated_at\" > $1::pg_catalog.timestamptz) \
-             AND (s.\"updated_at\" <= $2::pg_catalog.timestamptz OR ($1::pg_catalog.timestamptz IS NULL AND s.\"updated_at\" IS NULL))"
+             WHERE s.\"updated_at\" > $1::pg_catalog.timestamptz AND s.\"updated_at\" <= $2::pg_catalog.timestamptz"
         );
+    }
+
+    #[test]
+    fn initial_load_takes_rows_without_a_watermark_once() {
+        let sql = customer_plan().source_rows(Window::UpTo);
+        assert!(sql.ends_with(
+            "WHERE (s.\"updated_at\" <= $2::pg_catalog.timestamptz OR s.\"updated_at\" IS NULL)"
+        ), "{sql}");
+        assert!(!sql.contains("$1"), "{sql}");
     }
 
     #[test]
     fn non_unique_source_picks_latest_row_per_key_deterministically() {
         let mut plan = customer_plan();
         plan.source_key_unique = false;
-        let sql = plan.source_rows(RunKind::Incremental);
+        let sql = plan.source_rows(Window::Range);
         assert!(
             sql.starts_with("SELECT DISTINCT ON (s.\"customer_id\") "),
             "{sql}"
@@ -570,7 +589,7 @@ mod tests {
                 join: vec![("order_id".into(), "id".into())],
             }),
         });
-        let sql = plan.source_rows(RunKind::Incremental);
+        let sql = plan.source_rows(Window::Range);
         assert!(
             sql.contains(
                 "FROM (SELECT * FROM \"ods\".\"order_line\" WHERE (\ndata_source = 'crm'\n)) s \
@@ -588,14 +607,14 @@ mod tests {
 
     #[test]
     fn full_runs_read_everything() {
-        let sql = customer_plan().source_rows(RunKind::Full);
+        let sql = customer_plan().source_rows(Window::Everything);
         assert!(!sql.contains("WHERE"), "{sql}");
         assert!(!sql.contains("$1"), "{sql}");
     }
 
     #[test]
     fn upsert_skips_unchanged_rows_and_counts_inserts() {
-        let sql = customer_plan().merge_statement(RunKind::Incremental);
+        let sql = customer_plan().merge_statement(RunKind::Incremental, Window::Range);
         assert!(sql.contains("ON CONFLICT (\"customer_id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\", \"updated_at\" = EXCLUDED.\"updated_at\" \
              WHERE ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"updated_at\")"), "{sql}");
         assert!(sql.contains("RETURNING (t.xmax = 0) AS inserted"), "{sql}");
@@ -610,7 +629,7 @@ mod tests {
     fn partitioned_targets_count_inserts_without_xmax() {
         let mut plan = customer_plan();
         plan.target_partitioned = true;
-        let sql = plan.merge_statement(RunKind::Incremental);
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(!sql.contains("xmax"), "{sql}");
         assert!(sql.contains("RETURNING NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" o WHERE o.\"customer_id\" = t.\"customer_id\") AS inserted"), "{sql}");
     }
@@ -619,7 +638,7 @@ mod tests {
     fn columns_without_equality_compare_as_text() {
         let mut plan = customer_plan();
         plan.columns.push(Column::without_equality("attrs"));
-        let sql = plan.merge_statement(RunKind::Incremental);
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(sql.contains("t.\"attrs\"::text"), "{sql}");
         assert!(sql.contains("EXCLUDED.\"attrs\"::text"), "{sql}");
     }
@@ -628,7 +647,7 @@ mod tests {
     fn key_only_tables_do_nothing_on_conflict() {
         let mut plan = customer_plan();
         plan.columns = vec![Column::new("customer_id")];
-        let sql = plan.merge_statement(RunKind::Incremental);
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(
             sql.contains("ON CONFLICT (\"customer_id\") DO NOTHING"),
             "{sql}"
@@ -637,11 +656,11 @@ mod tests {
 
     #[test]
     fn append_never_updates() {
-        let sql = customer_plan().merge_statement(RunKind::Append);
+        let sql = customer_plan().merge_statement(RunKind::Append, Window::Range);
         assert!(sql.contains("DO NOTHING"), "{sql}");
         let mut plan = customer_plan();
         plan.strategy = MergeStrategy::DeleteInsert;
-        let sql = plan.merge_statement(RunKind::Append);
+        let sql = plan.merge_statement(RunKind::Append, Window::Range);
         assert!(!sql.contains("DELETE"), "{sql}");
     }
 
@@ -649,7 +668,7 @@ mod tests {
     fn delete_insert_replaces_only_changed_rows() {
         let mut plan = customer_plan();
         plan.strategy = MergeStrategy::DeleteInsert;
-        let sql = plan.merge_statement(RunKind::Incremental);
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING src WHERE t.\"customer_id\" = src.\"customer_id\" AND ROW("), "{sql}");
         assert!(sql.contains("added AS (INSERT INTO \"dw\".\"customer\" (\"customer_id\", \"name\", \"updated_at\")"), "{sql}");
         assert!(sql.contains("NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" t WHERE t.\"customer_id\" = src.\"customer_id\" AND NOT (ROW("), "{sql}");
@@ -661,7 +680,7 @@ mod tests {
         for strategy in [MergeStrategy::Upsert, MergeStrategy::DeleteInsert] {
             let mut plan = customer_plan();
             plan.strategy = strategy;
-            let sql = plan.merge_statement(RunKind::Full);
+            let sql = plan.merge_statement(RunKind::Full, Window::Everything);
             assert!(sql.contains(
                 "gone AS (DELETE FROM \"dw\".\"customer\" t WHERE NOT EXISTS (SELECT 1 FROM src WHERE src.\"customer_id\" = t.\"customer_id\") RETURNING 1)"
             ), "{sql}");
@@ -673,7 +692,7 @@ mod tests {
         let mut plan = customer_plan();
         plan.keys = vec!["tenant".into(), "customer_id".into()];
         plan.columns.insert(0, Column::new("tenant"));
-        let sql = plan.merge_statement(RunKind::Incremental);
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(
             sql.contains("ON CONFLICT (\"tenant\", \"customer_id\")"),
             "{sql}"
@@ -692,7 +711,7 @@ mod tests {
     fn null_key_count_reads_raw_window_rows() {
         let mut plan = customer_plan();
         plan.source_key_unique = false;
-        let sql = plan.null_key_count(RunKind::Incremental);
+        let sql = plan.null_key_count(Window::Range);
         assert!(!sql.contains("DISTINCT ON"), "{sql}");
         assert!(!sql.contains("ORDER BY"), "{sql}");
         assert!(sql.ends_with("WHERE src.\"customer_id\" IS NULL"), "{sql}");
