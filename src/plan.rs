@@ -379,8 +379,7 @@ impl SyncPlan {
             "src AS MATERIALIZED ({})",
             self.source_rows(window)
         )];
-        let counts;
-        match self.strategy {
+        let counts = match self.strategy {
             MergeStrategy::Upsert => {
                 let conflict = match kind {
                     RunKind::Append => "DO NOTHING".to_string(),
@@ -408,7 +407,7 @@ impl SyncPlan {
                      ON CONFLICT ({keys}) {conflict} RETURNING {inserted} AS inserted)",
                     keys = self.key_list(None)
                 ));
-                counts = "(SELECT count(*) FROM merged WHERE inserted), (SELECT count(*) FROM merged WHERE NOT inserted)".to_string();
+                "(SELECT count(*) FROM merged WHERE inserted), (SELECT count(*) FROM merged WHERE NOT inserted)".to_string()
             }
             MergeStrategy::DeleteInsert => {
                 // Both statements see the target as it was before this one: rows that changed
@@ -438,11 +437,11 @@ impl SyncPlan {
                         self.keys_match("r", "a")
                     )
                 };
-                counts = format!(
+                format!(
                     "(SELECT count(*) FROM added a WHERE NOT {was_replaced}), (SELECT count(*) FROM added a WHERE {was_replaced})"
-                );
+                )
             }
-        }
+        };
         let deleted = if kind == RunKind::Full {
             ctes.push(format!(
                 "gone AS (DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM src WHERE {}) RETURNING 1)",
