@@ -132,3 +132,39 @@ COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (runnin
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;
+
+-- Rows removed by dedup_table (and, later, merged away by remap_dimension): kept whole, so a
+-- batch can be put back with restore_quarantine(batch_id).
+CREATE SEQUENCE insync.quarantine_batch_seq;
+COMMENT ON SEQUENCE insync.quarantine_batch_seq IS 'Batch ids: one per dedup_table call';
+GRANT USAGE ON SEQUENCE insync.quarantine_batch_seq TO PUBLIC;
+CREATE TABLE insync.quarantine (
+    quarantine_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id       bigint NOT NULL,
+    table_oid      regclass NOT NULL,
+    table_name     text NOT NULL,
+    key            jsonb NOT NULL,
+    row_data       json NOT NULL,
+    reason         text NOT NULL,
+    removed_at     timestamptz NOT NULL DEFAULT now(),
+    removed_by     regrole NOT NULL DEFAULT current_user::regrole,
+    restored_at    timestamptz
+);
+CREATE INDEX quarantine_batch ON insync.quarantine (batch_id);
+COMMENT ON TABLE insync.quarantine IS 'Every row removed by dedup_table, whole, in the same transaction as its removal';
+COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table call; restore_quarantine(batch_id) puts it back';
+COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
+COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
+COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte)';
+COMMENT ON COLUMN insync.quarantine.reason IS 'Diagnosed cause: identical, multi_source, versions or distinct_rows';
+COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table call removed the row';
+COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
+-- The removal runs with the caller's privileges, so the caller writes its own quarantine
+-- rows (never someone else's); nobody but insync can change or delete them afterwards.
+ALTER TABLE insync.quarantine ENABLE ROW LEVEL SECURITY;
+CREATE POLICY quarantine_read ON insync.quarantine FOR SELECT USING (pg_catalog.pg_has_role(removed_by, 'USAGE'));
+CREATE POLICY quarantine_write ON insync.quarantine FOR INSERT WITH CHECK (removed_by = current_user::regrole);
+COMMENT ON POLICY quarantine_read ON insync.quarantine IS 'A role sees the rows its own (or its roles'') dedup calls removed';
+COMMENT ON POLICY quarantine_write ON insync.quarantine IS 'A role can only quarantine rows in its own name';
+GRANT SELECT, INSERT ON insync.quarantine TO PUBLIC;

@@ -1,5 +1,6 @@
 //! The SQL surface: thin `#[pg_extern]` wrappers that parse arguments and call the modules.
 
+use crate::dedup::{self, DedupOptions};
 use crate::error::SyncResult;
 use crate::execute::{self, RunOutcome};
 use crate::jobs::{self, JobSpec, JobSummary};
@@ -224,4 +225,125 @@ fn sync_run(
     ErrorReport,
 > {
     execute::run_job(job_name, None).map(run_row)
+}
+
+fn dedup_options(
+    keep: Option<String>,
+    order_by: Option<String>,
+    source_column: Option<String>,
+    source_order: Option<Vec<String>>,
+    ignore_columns: Option<Vec<String>>,
+) -> DedupOptions {
+    DedupOptions {
+        keep,
+        order_by,
+        source_column,
+        source_order,
+        ignore_columns,
+        ..Default::default()
+    }
+}
+
+/// One row per duplicated key: the key, how many copies, which columns differ, and why.
+#[pg_extern(stable)]
+fn find_duplicates(
+    tbl: &str,
+    keys: Vec<String>,
+    order_by: default!(Option<String>, "NULL"),
+    source_column: default!(Option<String>, "NULL"),
+    ignore_columns: default!(Option<Vec<String>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(key, pgrx::JsonB),
+            name!(copies, i64),
+            name!(differing_columns, Vec<String>),
+            name!(cause, String),
+        ),
+    >,
+    ErrorReport,
+> {
+    let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
+    dedup::find_duplicates(tbl, &keys, &opts).map(TableIterator::new)
+}
+
+/// Counts of duplicated keys per cause, for large tables.
+#[pg_extern(stable)]
+fn duplicate_summary(
+    tbl: &str,
+    keys: Vec<String>,
+    order_by: default!(Option<String>, "NULL"),
+    source_column: default!(Option<String>, "NULL"),
+    ignore_columns: default!(Option<Vec<String>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(cause, String),
+            name!(keys, i64),
+            name!(rows, i64),
+            name!(extra_rows, i64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
+    dedup::summary(tbl, &keys, &opts).map(TableIterator::new)
+}
+
+/// Removes duplicate copies so at most one row per key remains; every removed row goes to
+/// insync.quarantine in the same transaction.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile)]
+fn dedup_table(
+    tbl: &str,
+    keys: Vec<String>,
+    keep: default!(String, "'latest'"),
+    order_by: default!(Option<String>, "NULL"),
+    source_column: default!(Option<String>, "NULL"),
+    source_order: default!(Option<Vec<String>>, "NULL"),
+    ignore_columns: default!(Option<Vec<String>>, "NULL"),
+    dry_run: default!(bool, false),
+    allow_distinct_rows: default!(bool, false),
+    add_unique_index: default!(bool, false),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(batch_id, i64),
+            name!(cause, String),
+            name!(keys, i64),
+            name!(rows, i64),
+            name!(removed, i64),
+            name!(action, String),
+        ),
+    >,
+    ErrorReport,
+> {
+    let opts = DedupOptions {
+        dry_run,
+        allow_distinct_rows,
+        add_unique_index,
+        ..dedup_options(
+            Some(keep),
+            order_by,
+            source_column,
+            source_order,
+            ignore_columns,
+        )
+    };
+    dedup::dedup_table(tbl, &keys, &opts).map(|lines| {
+        TableIterator::new(
+            lines
+                .into_iter()
+                .map(|l| (l.batch_id, l.cause, l.keys, l.rows, l.removed, l.action)),
+        )
+    })
+}
+
+/// Puts a quarantined batch back into its table; returns the rows restored.
+#[pg_extern(volatile)]
+fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
+    dedup::restore_quarantine(batch_id)
 }

@@ -3,7 +3,7 @@
 
 use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::{quote_ident, RunKind, WatermarkKind, Window};
+use crate::plan::{quote_ident, MergeStrategy, RunKind, WatermarkKind, Window};
 use crate::recorder;
 use crate::resolve::{self, RelationInfo};
 use crate::subxact::{in_subtransaction, report_of};
@@ -129,6 +129,7 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
     {
         let resolved = resolve::resolve(job)?;
         let plan = &resolved.plan;
+        refuse_duplicated_target(job, &resolved)?;
         let (low, high) = match (&plan.watermark, kind) {
             (Some(wm), _) => {
                 let high = safe_upper_bound(wm.kind, &resolved, kind)?;
@@ -155,7 +156,7 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
                 _ => vec![low.clone().into(), high.clone().into()],
             }
         };
-        let (read, null_keys, inserted, updated, deleted) = Spi::connect_mut(|client| {
+        let (read, null_keys, deleted, inserted, updated) = Spi::connect_mut(|client| {
             let args = args();
             let row = client.update(statement.as_str(), None, &args)?.first();
             Ok::<_, pgrx::spi::Error>((
@@ -209,6 +210,29 @@ fn outcome_of(r: &RunRecord) -> RunOutcome {
         rows_updated: r.rows_updated,
         rows_deleted: r.rows_deleted,
     }
+}
+
+/// Without a unique index the target may already hold several rows per key (an earlier
+/// script's overlap, say); merging into it would keep them. Refuse, and point at the repair.
+fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+    if resolved.plan.strategy != MergeStrategy::DeleteInsert {
+        return Ok(());
+    }
+    let duplicated = Spi::get_one::<i64>(&resolved.plan.target_duplicate_keys())
+        .context("checking the target for duplicates")?
+        .unwrap_or(0);
+    if duplicated == 0 {
+        return Ok(());
+    }
+    let table = resolved.target.display();
+    let keys = format!("{{{}}}", job.keys.join(","));
+    Err(error_with_hint(
+        PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+        format!("sync job \"{}\": target {table} has {duplicated} keys with more than one row", job.name),
+        format!(
+            "SELECT * FROM find_duplicates('{table}', '{keys}') shows why; dedup_table('{table}', '{keys}') repairs it."
+        ),
+    ))
 }
 
 /// `last watermark - lookback`, as text of the watermark's type; NULL on the first run.

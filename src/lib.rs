@@ -13,6 +13,7 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod catalog;
+pub mod dedup;
 pub mod error;
 pub mod execute;
 pub mod jobs;

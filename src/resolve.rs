@@ -57,6 +57,33 @@ pub fn lookup_relation(name: &str, role: &str, job: &str) -> SyncResult<Relation
     }
 }
 
+/// Resolves a table name given to a maintenance function (dedup_table, remap_dimension...).
+pub fn lookup_table(name: &str, function: &str) -> SyncResult<RelationInfo> {
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[name.into()])
+        .map_err(|_| error(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("{function}: \"{name}\" is not a valid relation name")))?
+        .ok_or_else(|| {
+            error_with_hint(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("{function}: relation \"{name}\" does not exist"),
+                "Schema-qualify the name and double-quote parts with capitals or spaces, e.g. 'dw.\"Order Lines\"'.",
+            )
+        })?;
+    relation_info_named(oid, function)
+}
+
+/// Identity and kind of a relation by OID, for a maintenance function's messages.
+pub fn relation_info_named(oid: pg_sys::Oid, function: &str) -> SyncResult<RelationInfo> {
+    relation_info(oid, "", "").map_err(|_| {
+        error(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!(
+                "{function}: relation with OID {} no longer exists",
+                oid.to_u32()
+            ),
+        )
+    })
+}
+
 /// Identity and kind of a relation by OID; a dropped relation is reported against the job.
 pub fn relation_info(oid: pg_sys::Oid, role: &str, job: &str) -> SyncResult<RelationInfo> {
     let row = Spi::get_three_with_args::<String, String, String>(
@@ -386,7 +413,7 @@ pub fn watermark_type_oid(job: &Job) -> SyncResult<Option<pg_sys::Oid>> {
     };
     let rel = job.watermark_relation.unwrap_or(job.source);
     Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped",
+        "SELECT (SELECT atttypid FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2 AND NOT attisdropped)",
         &[rel.into(), col.clone().into()],
     )
     .context("reading the watermark type")

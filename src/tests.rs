@@ -320,4 +320,152 @@ mod tests {
             2
         );
     }
+
+    /// Multiset fingerprint of a table through its text form (works for json, arrays...).
+    fn fingerprint(table: &str) -> String {
+        one(&format!(
+            "SELECT coalesce(string_agg(r::text, '|' ORDER BY r::text), '') FROM {table} r"
+        ))
+    }
+
+    fn dedup_rows(sql: &str) -> Vec<(String, i64, String)> {
+        Spi::connect(|c| {
+            c.select(sql, None, &[])
+                .unwrap()
+                .map(|r| {
+                    (
+                        r.get::<String>(1).unwrap().unwrap(),
+                        r.get::<i64>(2).unwrap().unwrap(),
+                        r.get::<String>(3).unwrap().unwrap(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    #[pg_test]
+    fn overlapping_extraction_window_is_identical_copies_and_is_repaired_losslessly() {
+        // A daily script re-extracted yesterday: every row of that day was loaded twice,
+        // the copies differing only in their load time. No primary key on the target.
+        run("CREATE TABLE fact (order_id int, amount numeric, tags text[], attrs json, updated_at timestamptz, loaded_at timestamptz)");
+        run("INSERT INTO fact SELECT g, g * 1.5, ARRAY['a', g::text], json_build_object('g', g), \
+             '2026-01-01'::timestamptz + g * interval '1 minute', '2026-01-02' FROM generate_series(1, 100) g");
+        run("INSERT INTO fact SELECT order_id, amount, tags, attrs, updated_at, '2026-01-03' FROM fact WHERE order_id > 80");
+        let before = fingerprint("fact");
+        let found = dedup_rows("SELECT cause, copies, array_to_string(differing_columns, ',') FROM find_duplicates('fact', '{order_id}') LIMIT 1");
+        assert_eq!(
+            found,
+            vec![("identical".to_string(), 2, "loaded_at".to_string())]
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM find_duplicates('fact', '{order_id}')"),
+            20
+        );
+
+        let dry = dedup_rows("SELECT cause, removed, action FROM dedup_table('fact', '{order_id}', keep => 'first', dry_run => true)");
+        assert_eq!(
+            dry,
+            vec![("identical".to_string(), 20, "would remove".to_string())]
+        );
+        assert_eq!(fingerprint("fact"), before, "a dry run changes nothing");
+
+        let batch: i64 =
+            one("SELECT batch_id FROM dedup_table('fact', '{order_id}', keep => 'first')");
+        assert_eq!(one::<i64>("SELECT count(*) FROM fact"), 100);
+        assert_eq!(
+            one::<i64>("SELECT count(DISTINCT loaded_at) FROM fact"),
+            1,
+            "the first load survives"
+        );
+        assert_eq!(one::<i64>(&format!("SELECT count(*) FROM insync.quarantine WHERE batch_id = {batch} AND reason = 'identical'")), 20);
+        // Running it again removes nothing.
+        assert_eq!(one::<i64>("SELECT coalesce(sum(removed), 0)::bigint FROM dedup_table('fact', '{order_id}', keep => 'first')"), 0);
+        // Restoring the batch brings back exactly what was there.
+        assert_eq!(
+            one::<i64>(&format!("SELECT restore_quarantine({batch})")),
+            20
+        );
+        assert_eq!(fingerprint("fact"), before);
+    }
+
+    #[pg_test]
+    fn two_source_systems_keep_the_preferred_source() {
+        run("CREATE TABLE customer (customer_id int, name text, data_source text, updated_at timestamptz)");
+        run("INSERT INTO customer SELECT g, 'n' || g, 'oracle', '2026-01-01' FROM generate_series(1, 50) g");
+        run("INSERT INTO customer SELECT g, 'N' || g, 'mysql', '2026-01-02' FROM generate_series(1, 30) g");
+        let summary = dedup_rows("SELECT cause, keys, extra_rows::text FROM duplicate_summary('customer', '{customer_id}', order_by => 'updated_at')");
+        assert_eq!(
+            summary,
+            vec![("multi_source".to_string(), 30, "30".to_string())]
+        );
+        run("SELECT * FROM dedup_table('customer', '{customer_id}', keep => 'source_order', source_order => '{oracle,mysql}')");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM customer WHERE data_source = 'oracle'"),
+            50
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM customer"), 50);
+    }
+
+    #[pg_test]
+    fn versions_keep_the_latest_by_the_job_watermark() {
+        run("CREATE TABLE src (id int PRIMARY KEY, v text, ts timestamptz)");
+        run("CREATE TABLE dst (id int, v text, ts timestamptz)");
+        run("SELECT * FROM sync_define('vjob', source => 'src', target => 'dst', key => '{id}', watermark => 'ts')");
+        run("INSERT INTO dst VALUES (1, 'old', '2026-01-01'), (1, 'new', '2026-01-02'), (2, 'only', '2026-01-01')");
+        // The sync refuses to merge into a target that already has duplicates.
+        let caught =
+            crate::subxact::in_subtransaction(|| run("SELECT * FROM sync_incremental('vjob')"))
+                .expect_err("duplicates");
+        let message = crate::subxact::report_of(&caught).message().to_string();
+        assert!(
+            message.contains("target public.dst has 1 keys with more than one row"),
+            "{message}"
+        );
+        // keep => 'latest' defaults to the watermark of the job whose target this is.
+        let rows = dedup_rows("SELECT cause, removed, action FROM dedup_table('dst', '{id}', add_unique_index => true)");
+        assert_eq!(
+            rows,
+            vec![("versions".to_string(), 1, "removed".to_string())]
+        );
+        assert_eq!(one::<String>("SELECT v FROM dst WHERE id = 1"), "new");
+        assert!(one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = 'dst'::regclass AND indisunique)"));
+    }
+
+    #[pg_test]
+    fn a_too_narrow_key_is_not_deleted_unless_told() {
+        // Order lines keyed by order_id alone: the "duplicates" are different lines.
+        run("CREATE UNLOGGED TABLE lines (order_id int, sku text, qty int)");
+        run("INSERT INTO lines VALUES (1, 'a', 1), (1, 'b', 2), (2, 'c', 1)");
+        let rows = dedup_rows("SELECT cause, removed, action FROM dedup_table('lines', '{order_id}', keep => 'first')");
+        assert_eq!(
+            rows,
+            vec![(
+                "distinct_rows".to_string(),
+                0,
+                "kept: key too narrow".to_string()
+            )]
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM lines"), 3);
+        // The wider key has no duplicates at all.
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM find_duplicates('lines', '{order_id,sku}')"),
+            0
+        );
+        run("SELECT * FROM dedup_table('lines', '{order_id}', keep => 'first', allow_distinct_rows => true)");
+        assert_eq!(one::<i64>("SELECT count(*) FROM lines"), 2);
+    }
+
+    #[pg_test]
+    fn partitioned_tables_without_primary_key() {
+        run("CREATE TABLE ev (id int, region text, payload jsonb, point point) PARTITION BY LIST (region)");
+        run("CREATE TABLE ev_eu PARTITION OF ev FOR VALUES IN ('eu'); CREATE TABLE ev_us PARTITION OF ev FOR VALUES IN ('us')");
+        run("INSERT INTO ev SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, '{\"x\": 1}', point(g, g) FROM generate_series(1, 20) g");
+        run("INSERT INTO ev SELECT * FROM ev WHERE id <= 4");
+        let before = fingerprint("ev");
+        let batch: i64 =
+            one("SELECT batch_id FROM dedup_table('ev', '{id,region}', keep => 'first')");
+        assert_eq!(one::<i64>("SELECT count(*) FROM ev"), 20);
+        one::<i64>(&format!("SELECT restore_quarantine({batch})"));
+        assert_eq!(fingerprint("ev"), before);
+    }
 }

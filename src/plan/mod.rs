@@ -4,6 +4,8 @@
 //! through [`quote_ident`]; every value (window bounds) is a `$n` parameter passed as text
 //! and cast to the watermark's type inside the statement.
 
+pub mod dedup;
+
 use std::fmt::Write;
 
 /// Quotes an identifier the way Postgres' delimited identifiers work: always wrapped in
@@ -324,7 +326,7 @@ impl SyncPlan {
     /// is the same every time.
     pub fn source_rows(&self, window: Window) -> String {
         let mut sql = String::new();
-        let needs_latest = !self.source_key_unique || self.related_watermark();
+        let needs_latest = self.needs_latest();
         if needs_latest {
             write!(sql, "SELECT DISTINCT ON ({}) ", self.key_list(Some("s"))).unwrap();
         } else {
@@ -361,12 +363,17 @@ impl SyncPlan {
         sql
     }
 
+    /// Whether a key can appear more than once among the rows read.
+    fn needs_latest(&self) -> bool {
+        !self.source_key_unique || self.related_watermark()
+    }
+
     fn related_watermark(&self) -> bool {
         self.watermark.as_ref().is_some_and(|w| w.related.is_some())
     }
 
     /// One statement that merges the run's rows into the target and returns one row:
-    /// `rows_read, null_key_rows, inserted, updated, deleted` (all bigint).
+    /// `rows_read, null_key_rows, deleted, inserted, updated` (all bigint).
     ///
     /// Rows with a NULL key are counted, never written: the caller turns a non-zero count
     /// into an error, which rolls the whole statement back.
@@ -375,8 +382,15 @@ impl SyncPlan {
         let cols = self.column_list(None);
         let src_cols = self.column_list(Some("src"));
         let keys_not_null = format!("NOT ({})", self.any_key_null("src"));
+        // The window is read more than once (merge, counts): materialize it only when picking
+        // the latest row per key makes re-reading costly; a plain index range is cheaper to rescan.
+        let materialized = if self.needs_latest() {
+            "MATERIALIZED"
+        } else {
+            "NOT MATERIALIZED"
+        };
         let mut ctes = vec![format!(
-            "src AS MATERIALIZED ({})",
+            "src AS {materialized} ({})",
             self.source_rows(window)
         )];
         let counts = match self.strategy {
@@ -407,7 +421,9 @@ impl SyncPlan {
                      ON CONFLICT ({keys}) {conflict} RETURNING {inserted} AS inserted)",
                     keys = self.key_list(None)
                 ));
-                "(SELECT count(*) FROM merged WHERE inserted), (SELECT count(*) FROM merged WHERE NOT inserted)".to_string()
+                "m.inserted, m.updated FROM (SELECT count(*) FILTER (WHERE inserted) AS inserted, \
+                 count(*) FILTER (WHERE NOT inserted) AS updated FROM merged) m"
+                    .to_string()
             }
             MergeStrategy::DeleteInsert => {
                 // Both statements see the target as it was before this one: rows that changed
@@ -438,7 +454,8 @@ impl SyncPlan {
                     )
                 };
                 format!(
-                    "(SELECT count(*) FROM added a WHERE NOT {was_replaced}), (SELECT count(*) FROM added a WHERE {was_replaced})"
+                    "m.inserted, m.updated FROM (SELECT count(*) FILTER (WHERE NOT {was_replaced}) AS inserted, \
+                     count(*) FILTER (WHERE {was_replaced}) AS updated FROM added a) m"
                 )
             }
         };
@@ -451,9 +468,12 @@ impl SyncPlan {
         } else {
             "0::bigint"
         };
+        // Result columns: rows_read, null_key_rows, deleted, inserted, updated.
         format!(
-            "WITH {} SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM src WHERE NOT {keys_not_null}), {counts}, {deleted}",
-            ctes.join(", ")
+            "WITH {} SELECT r.read, r.null_keys, {deleted}, {counts}, \
+             (SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS null_keys FROM src) r",
+            ctes.join(", "),
+            self.any_key_null("src")
         )
     }
 
@@ -631,6 +651,29 @@ mod tests {
         let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
         assert!(!sql.contains("xmax"), "{sql}");
         assert!(sql.contains("RETURNING NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" o WHERE o.\"customer_id\" = t.\"customer_id\") AS inserted"), "{sql}");
+    }
+
+    #[test]
+    fn window_is_materialized_only_when_deduplicated() {
+        let plan = customer_plan();
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(
+            sql.starts_with("WITH src AS NOT MATERIALIZED (SELECT s."),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with(
+                "(SELECT count(*) AS read, count(*) FILTER (WHERE src.\"customer_id\" IS NULL) AS null_keys FROM src) r"
+            ),
+            "{sql}"
+        );
+        let mut plan = customer_plan();
+        plan.source_key_unique = false;
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(
+            sql.starts_with("WITH src AS MATERIALIZED (SELECT DISTINCT ON"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -1,0 +1,390 @@
+//! find_duplicates, dedup_table and restore_quarantine: diagnose why a table has several
+//! rows per key, remove the extra copies into the quarantine, and put them back on demand.
+
+use crate::catalog::as_catalog_owner;
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::dedup::{DedupPlan, Keep};
+use crate::plan::{quote_ident, Column};
+use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// Column names that only describe a load, treated as metadata unless told otherwise.
+const LOAD_METADATA: &[&str] = &[
+    "loaded_at",
+    "load_time",
+    "load_ts",
+    "load_date",
+    "load_batch_id",
+    "batch_id",
+    "etl_loaded_at",
+    "etl_batch_id",
+    "ingested_at",
+    "extracted_at",
+    "_loaded_at",
+    "_etl_loaded_at",
+];
+/// Column names that usually name the source system.
+const SOURCE_COLUMNS: &[&str] = &["data_source", "source_system"];
+
+/// How the caller wants the analysis and the repair done.
+#[derive(Debug, Clone, Default)]
+pub struct DedupOptions {
+    pub keep: Option<String>,
+    pub order_by: Option<String>,
+    pub source_column: Option<String>,
+    pub source_order: Option<Vec<String>>,
+    pub ignore_columns: Option<Vec<String>>,
+    pub dry_run: bool,
+    pub allow_distinct_rows: bool,
+    pub add_unique_index: bool,
+}
+
+/// One line of dedup_table's report.
+pub struct DedupLine {
+    pub batch_id: i64,
+    pub cause: String,
+    pub keys: i64,
+    pub rows: i64,
+    pub removed: i64,
+    pub action: String,
+}
+
+struct Target {
+    info: RelationInfo,
+    columns: Vec<ColumnInfo>,
+}
+
+fn table_for(name: &str, function: &str) -> SyncResult<Target> {
+    let info = resolve::lookup_table(name, function)?;
+    if !info.is_table() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{function}: \"{}\" is not a table", info.display()),
+        ));
+    }
+    let columns = columns_of(info.oid)?;
+    Ok(Target { info, columns })
+}
+
+fn require_column(t: &Target, column: &str, role: &str, function: &str) -> SyncResult<()> {
+    if t.columns.iter().any(|c| c.name == column) {
+        Ok(())
+    } else {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!(
+                "{function}: {role} column \"{column}\" does not exist in {}",
+                t.info.display()
+            ),
+            "Column names are case-sensitive: give them exactly as stored, without quotes.",
+        ))
+    }
+}
+
+/// The watermark column of a job whose target is this table, when the table has it.
+fn job_watermark_for(t: &Target) -> SyncResult<Option<String>> {
+    let column = as_catalog_owner(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT (SELECT watermark_column FROM insync.jobs WHERE target = $1::oid::regclass \
+              AND watermark_column IS NOT NULL ORDER BY job_id LIMIT 1)",
+            &[t.info.oid.into()],
+        )
+        .context("reading insync.jobs")
+    })?;
+    Ok(column.filter(|c| t.columns.iter().any(|tc| &tc.name == c)))
+}
+
+fn build_plan(
+    t: &Target,
+    keys: &[String],
+    opts: &DedupOptions,
+    function: &str,
+) -> SyncResult<DedupPlan> {
+    if keys.is_empty() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "{function} needs at least one key column for {}",
+                t.info.display()
+            ),
+        ));
+    }
+    for k in keys {
+        require_column(t, k, "key", function)?;
+    }
+    let order_by = match &opts.order_by {
+        Some(c) => {
+            require_column(t, c, "order_by", function)?;
+            Some(c.clone())
+        }
+        None => job_watermark_for(t)?,
+    };
+    let source_column = match &opts.source_column {
+        Some(c) => {
+            require_column(t, c, "source", function)?;
+            Some(c.clone())
+        }
+        None => SOURCE_COLUMNS
+            .iter()
+            .find(|n| t.columns.iter().any(|c| c.name == **n))
+            .map(|n| n.to_string()),
+    };
+    let metadata = match &opts.ignore_columns {
+        Some(list) => {
+            for c in list {
+                require_column(t, c, "ignored", function)?;
+            }
+            list.clone()
+        }
+        None => t
+            .columns
+            .iter()
+            .filter(|c| LOAD_METADATA.contains(&c.name.as_str()))
+            .map(|c| c.name.clone())
+            .collect(),
+    };
+    let keep = match opts.keep.as_deref().unwrap_or("latest") {
+        "latest" => Keep::Latest(order_by.clone().ok_or_else(|| {
+            error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{function}: keep => 'latest' on {} needs a column to order copies by", t.info.display()),
+                "Pass order_by => 'updated_at' (or whichever column says which copy is newest), or keep => 'first'.",
+            )
+        })?),
+        "first" => Keep::First(order_by.clone()),
+        "source_order" => {
+            let column = source_column.clone().ok_or_else(|| {
+                error(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{function}: keep => 'source_order' needs source_column => 'column naming the source system'"),
+                )
+            })?;
+            let order = opts.source_order.clone().filter(|o| !o.is_empty()).ok_or_else(|| {
+                error_with_hint(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{function}: keep => 'source_order' needs source_order, the preferred sources first"),
+                    "For example source_order => '{oracle,mysql}'.",
+                )
+            })?;
+            Keep::SourceOrder { column, order, then_latest: order_by.clone() }
+        }
+        other => {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{function}: keep => '{other}' is not a keep policy"),
+                "Use latest, first or source_order.",
+            ))
+        }
+    };
+    Ok(DedupPlan {
+        table: t.info.relation.clone(),
+        keys: keys.to_vec(),
+        columns: t
+            .columns
+            .iter()
+            .map(|c| Column::without_equality(&c.name))
+            .collect(),
+        metadata,
+        change_column: order_by,
+        source_column,
+        keep,
+    })
+}
+
+/// Rows of `find_duplicates`: key, copies, differing columns, cause.
+pub fn find_duplicates(
+    table: &str,
+    keys: &[String],
+    opts: &DedupOptions,
+) -> SyncResult<Vec<(pgrx::JsonB, i64, Vec<String>, String)>> {
+    let t = table_for(table, "find_duplicates")?;
+    let mut opts = opts.clone();
+    opts.keep = Some("first".into());
+    let plan = build_plan(&t, keys, &opts, "find_duplicates")?;
+    Spi::connect(|client| {
+        let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.get::<pgrx::JsonB>(1)?
+                        .unwrap_or(pgrx::JsonB(serde_json::Value::Null)),
+                    r.get::<i64>(2)?.unwrap_or(0),
+                    r.get::<Vec<String>>(3)?.unwrap_or_default(),
+                    r.get::<String>(4)?.unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .context("finding duplicates")
+}
+
+/// Rows of `duplicate_summary`: cause, keys, rows, extra rows.
+pub fn summary(
+    table: &str,
+    keys: &[String],
+    opts: &DedupOptions,
+) -> SyncResult<Vec<(String, i64, i64, i64)>> {
+    let t = table_for(table, "duplicate_summary")?;
+    let mut opts = opts.clone();
+    opts.keep = Some("first".into());
+    let plan = build_plan(&t, keys, &opts, "duplicate_summary")?;
+    Spi::connect(|client| {
+        let rows = client.select(plan.summary().as_str(), None, &[])?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<i64>(2)?.unwrap_or(0),
+                    r.get::<i64>(3)?.unwrap_or(0),
+                    r.get::<i64>(4)?.unwrap_or(0),
+                ))
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .context("summarizing duplicates")
+}
+
+/// Removes duplicate copies, quarantining each removed row in the same statement.
+pub fn dedup_table(
+    table: &str,
+    keys: &[String],
+    opts: &DedupOptions,
+) -> SyncResult<Vec<DedupLine>> {
+    let t = table_for(table, "dedup_table")?;
+    let plan = build_plan(&t, keys, opts, "dedup_table")?;
+    if !opts.dry_run {
+        let may_delete = Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.has_table_privilege($1, 'DELETE')",
+            &[t.info.oid.into()],
+        )
+        .context("checking privileges")?
+        .unwrap_or(false);
+        if !may_delete {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "permission denied to delete from {} (dedup_table needs DELETE)",
+                    t.info.display()
+                ),
+                "dry_run => true reports what would be removed without deleting.",
+            ));
+        }
+    }
+    let batch_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
+        .context("drawing a batch id")?
+        .unwrap_or_default();
+    let lines = Spi::connect_mut(|client| {
+        let rows = client.update(
+            plan.dedup().as_str(),
+            None,
+            &[
+                batch_id.into(),
+                opts.allow_distinct_rows.into(),
+                opts.dry_run.into(),
+                t.info.oid.into(),
+            ],
+        )?;
+        rows.into_iter()
+            .map(|r| {
+                let cause = r.get::<String>(1)?.unwrap_or_default();
+                let removable = r.get::<i64>(4)?.unwrap_or(0);
+                let removed = r.get::<i64>(5)?.unwrap_or(0);
+                let action = if opts.dry_run {
+                    if cause == "distinct_rows" && !opts.allow_distinct_rows {
+                        "kept: key too narrow"
+                    } else {
+                        "would remove"
+                    }
+                } else if cause == "distinct_rows" && !opts.allow_distinct_rows {
+                    "kept: key too narrow"
+                } else {
+                    "removed"
+                };
+                Ok(DedupLine {
+                    batch_id,
+                    keys: r.get::<i64>(2)?.unwrap_or(0),
+                    rows: r.get::<i64>(3)?.unwrap_or(0),
+                    removed: if opts.dry_run { removable } else { removed },
+                    action: action.into(),
+                    cause,
+                })
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .context("removing duplicates")?;
+    let narrow = lines
+        .iter()
+        .find(|l| l.cause == "distinct_rows" && !opts.allow_distinct_rows);
+    if let Some(l) = narrow {
+        pgrx::warning!(
+            "dedup_table kept {} keys of {} whose copies differ in payload without a change-time column to order them: \
+             they look like distinct rows under a key that is too narrow, and deleting them would lose data; \
+             widen the key, or pass allow_distinct_rows => true",
+            l.keys,
+            t.info.display()
+        );
+    }
+    if opts.add_unique_index && !opts.dry_run {
+        if narrow.is_some() {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+                format!(
+                    "cannot add a unique index on ({}) of {}: some keys still have several rows",
+                    keys.join(", "),
+                    t.info.display()
+                ),
+                "Those are distinct rows under a too-narrow key; widen the key first.",
+            ));
+        }
+        let cols = keys
+            .iter()
+            .map(|k| quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Inside a function the index cannot be built CONCURRENTLY; it shares the repair's transaction.
+        Spi::run(&format!(
+            "CREATE UNIQUE INDEX ON {} ({cols})",
+            t.info.relation.sql()
+        ))
+        .context("adding the unique index")?;
+    }
+    Ok(lines)
+}
+
+/// Puts a quarantined batch back; returns the rows restored.
+pub fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
+    let table = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT (SELECT table_oid::oid FROM insync.quarantine WHERE batch_id = $1 AND restored_at IS NULL LIMIT 1)",
+        &[batch_id.into()],
+    )
+    .context("reading insync.quarantine")?
+    .ok_or_else(|| {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("quarantine batch {batch_id} does not exist or has already been restored"),
+            "SELECT batch_id, table_name, count(*) FROM insync.quarantine WHERE restored_at IS NULL GROUP BY 1, 2 lists batches you can restore.",
+        )
+    })?;
+    let info = resolve::relation_info_named(table, "restore_quarantine")?;
+    let columns: Vec<String> = columns_of(table)?
+        .into_iter()
+        .filter(|c| !c.generated)
+        .map(|c| c.name)
+        .collect();
+    let sql = DedupPlan::restore(&info.relation, &columns);
+    let restored = Spi::connect_mut(|client| {
+        client
+            .update(sql.as_str(), None, &[batch_id.into()])
+            .map(|r| r.len() as i64)
+    })
+    .context("restoring the batch")?;
+    as_catalog_owner(|| {
+        Spi::run_with_args(
+            "UPDATE insync.quarantine SET restored_at = now() WHERE batch_id = $1 AND restored_at IS NULL",
+            &[batch_id.into()],
+        )
+        .context("marking the batch restored")
+    })?;
+    Ok(restored)
+}

@@ -1,0 +1,365 @@
+//! Pure planning for `find_duplicates` and `dedup_table`: one statement ranks every row of a
+//! key (the same window the hand-written repair uses), diagnoses each duplicated key from its
+//! copies only, and removes the extra copies into the quarantine.
+
+use super::{quote_ident, quote_literal, Column, Relation};
+
+/// Which copy of a duplicated key survives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// The copy with the highest value of the column (ties: the row stored last).
+    Latest(String),
+    /// The copy with the lowest value of the column, or the row stored first.
+    First(Option<String>),
+    /// The copy whose source column comes first in the list; then the latest by the column.
+    SourceOrder {
+        column: String,
+        order: Vec<String>,
+        then_latest: Option<String>,
+    },
+}
+
+/// A duplicate analysis of one table.
+#[derive(Debug, Clone)]
+pub struct DedupPlan {
+    pub table: Relation,
+    pub keys: Vec<String>,
+    /// Every column of the table (compared through their text form).
+    pub columns: Vec<Column>,
+    /// Columns that only describe the load (loaded_at, batch_id...): copies differing only
+    /// there are identical.
+    pub metadata: Vec<String>,
+    /// A change-time column: copies differing there are versions of one row.
+    pub change_column: Option<String>,
+    /// A column naming the source system: copies differing there came from two sources.
+    pub source_column: Option<String>,
+    pub keep: Keep,
+}
+
+/// The diagnosed causes, in the order they are tested.
+pub const CAUSES: [&str; 4] = ["identical", "multi_source", "versions", "distinct_rows"];
+
+impl DedupPlan {
+    fn keys(&self, alias: Option<&str>) -> String {
+        self.keys
+            .iter()
+            .map(|k| match alias {
+                Some(a) => format!("{a}.{}", quote_ident(k)),
+                None => quote_ident(k),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn keys_not_null(&self, alias: &str) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!("{alias}.{} IS NOT NULL", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    fn key_json(&self, alias: &str) -> String {
+        let pairs = self
+            .keys
+            .iter()
+            .map(|k| format!("{}, {alias}.{}", quote_literal(k), quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("pg_catalog.jsonb_build_object({pairs})")
+    }
+
+    /// ORDER BY inside each key: the survivor ranks first.
+    fn keep_order(&self) -> String {
+        let col = |c: &str| format!("t.{}", quote_ident(c));
+        match &self.keep {
+            Keep::Latest(c) => format!("{} DESC NULLS LAST, t.ctid DESC", col(c)),
+            Keep::First(Some(c)) => format!("{} ASC NULLS LAST, t.ctid", col(c)),
+            Keep::First(None) => "t.ctid".to_string(),
+            Keep::SourceOrder {
+                column,
+                order,
+                then_latest,
+            } => {
+                let list = order
+                    .iter()
+                    .map(|o| quote_literal(o))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut o = format!(
+                    "pg_catalog.array_position(ARRAY[{list}]::text[], {}::text) NULLS LAST",
+                    col(column)
+                );
+                if let Some(c) = then_latest {
+                    o.push_str(&format!(", {} DESC NULLS LAST", col(c)));
+                }
+                o.push_str(", t.ctid DESC");
+                o
+            }
+        }
+    }
+
+    /// Columns whose values differ among a key's copies (NULL and values compared as text).
+    fn differing(&self) -> String {
+        let flags = self
+            .columns
+            .iter()
+            .filter(|c| !self.keys.contains(&c.name))
+            .map(|c| {
+                let v = format!("ROW((d.insync_row).{})::text", quote_ident(&c.name));
+                format!(
+                    "CASE WHEN min({v}) IS DISTINCT FROM max({v}) THEN {} END",
+                    quote_literal(&c.name)
+                )
+            })
+            .collect::<Vec<_>>();
+        if flags.is_empty() {
+            "'{}'::text[]".into()
+        } else {
+            format!(
+                "pg_catalog.array_remove(ARRAY[{}]::text[], NULL)",
+                flags.join(", ")
+            )
+        }
+    }
+
+    fn cause(&self) -> String {
+        let literal_array = |items: &[String]| {
+            format!(
+                "ARRAY[{}]::text[]",
+                items
+                    .iter()
+                    .map(|i| quote_literal(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let mut sql = format!(
+            "CASE WHEN g.differing <@ {} THEN 'identical'",
+            literal_array(&self.metadata)
+        );
+        if let Some(s) = &self.source_column {
+            sql.push_str(&format!(
+                " WHEN {} = ANY (g.differing) THEN 'multi_source'",
+                quote_literal(s)
+            ));
+        }
+        if let Some(c) = &self.change_column {
+            sql.push_str(&format!(
+                " WHEN {} = ANY (g.differing) THEN 'versions'",
+                quote_literal(c)
+            ));
+        }
+        sql.push_str(" ELSE 'distinct_rows' END");
+        sql
+    }
+
+    /// CTEs `ranked`, `dups`, `diagnosed`, shared by every statement below.
+    fn diagnosis(&self) -> String {
+        let table = self.table.sql();
+        let keys = self.keys(None);
+        format!(
+            "ranked AS MATERIALIZED (SELECT t.tableoid AS insync_tableoid, t.ctid AS insync_ctid, {tkeys}, \
+                 pg_catalog.row_number() OVER (PARTITION BY {tkeys} ORDER BY {order}) AS insync_rank, \
+                 pg_catalog.count(*) OVER (PARTITION BY {tkeys}) AS insync_copies \
+               FROM {table} t WHERE {not_null}), \
+             dups AS MATERIALIZED (SELECT r.*, t AS insync_row FROM ranked r JOIN {table} t \
+                 ON t.ctid = r.insync_ctid AND t.tableoid = r.insync_tableoid WHERE r.insync_copies > 1), \
+             groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
+                 FROM dups d GROUP BY {dkeys}), \
+             diagnosed AS (SELECT g.*, {cause} AS cause FROM groups g)",
+            tkeys = self.keys(Some("t")),
+            order = self.keep_order(),
+            not_null = self.keys_not_null("t"),
+            dkeys = self.keys(Some("d")),
+            differing = self.differing(),
+            cause = self.cause(),
+        )
+        .replace("{keys}", &keys)
+    }
+
+    /// One row per duplicated key: `key jsonb, copies bigint, differing text[], cause text`.
+    pub fn find_duplicates(&self) -> String {
+        format!(
+            "WITH {} SELECT {} AS key, g.copies, g.differing, g.cause FROM diagnosed g ORDER BY g.cause, {}",
+            self.diagnosis(),
+            self.key_json("g"),
+            self.keys(Some("g"))
+        )
+    }
+
+    /// Counts per cause: `cause text, keys bigint, rows bigint, extra_rows bigint`.
+    pub fn summary(&self) -> String {
+        format!(
+            "WITH {} SELECT g.cause, pg_catalog.count(*), pg_catalog.sum(g.copies)::bigint, \
+               (pg_catalog.sum(g.copies) - pg_catalog.count(*))::bigint FROM diagnosed g GROUP BY g.cause ORDER BY g.cause",
+            self.diagnosis()
+        )
+    }
+
+    /// Removes every copy but the survivor of each duplicated key (unless its cause is
+    /// `distinct_rows` and `$2` is false), writing each removed row to the quarantine in the
+    /// same statement. `$1` = batch id, `$2` = remove distinct_rows groups too, `$3` = dry run,
+    /// `$4` = the table's OID.
+    /// Returns per cause: `cause, keys, rows, removable, removed`.
+    pub fn dedup(&self) -> String {
+        let table = self.table.sql();
+        let join_keys = self
+            .keys
+            .iter()
+            .map(|k| format!("d.{q} = g.{q}", q = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "WITH {diagnosis}, \
+             victims AS (SELECT d.insync_tableoid, d.insync_ctid, g.cause, {key_json} AS key, \
+                 pg_catalog.row_to_json(d.insync_row) AS row_data \
+               FROM dups d JOIN diagnosed g ON {join_keys} \
+              WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)), \
+             removed AS (DELETE FROM {table} t USING victims v \
+                 WHERE NOT $3::bool AND t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid \
+                 RETURNING v.cause, v.key, v.row_data), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason) \
+                 SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, r.key, r.row_data, r.cause \
+                   FROM removed r RETURNING reason) \
+             SELECT g.cause, pg_catalog.count(*) AS keys, pg_catalog.sum(g.copies)::bigint AS rows, \
+                    (SELECT pg_catalog.count(*) FROM victims v WHERE v.cause = g.cause) AS removable, \
+                    (SELECT pg_catalog.count(*) FROM quarantined q WHERE q.reason = g.cause) AS removed \
+               FROM diagnosed g GROUP BY g.cause ORDER BY g.cause",
+            diagnosis = self.diagnosis(),
+            key_json = self.key_json("d"),
+            name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+        )
+    }
+
+    /// Puts a quarantined batch back into the table: `$1` = batch id. `columns` are the
+    /// table's insertable (non-generated) columns. Rows are kept as `json`, not `jsonb`, so
+    /// json values come back byte for byte.
+    pub fn restore(table: &Relation, columns: &[String]) -> String {
+        let cols = columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let from_record = columns
+            .iter()
+            .map(|c| format!("r.{}", quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
+               FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
+              WHERE q.batch_id = $1 AND q.restored_at IS NULL",
+            t = table.sql()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orders() -> DedupPlan {
+        DedupPlan {
+            table: Relation::new("dw", "orders"),
+            keys: vec!["order_id".into()],
+            columns: vec![
+                Column::new("order_id"),
+                Column::new("amount"),
+                Column::new("data_source"),
+                Column::new("updated_at"),
+                Column::new("loaded_at"),
+            ],
+            metadata: vec!["loaded_at".into()],
+            change_column: Some("updated_at".into()),
+            source_column: Some("data_source".into()),
+            keep: Keep::Latest("updated_at".into()),
+        }
+    }
+
+    #[test]
+    fn ranks_every_key_with_the_keep_order() {
+        let sql = orders().find_duplicates();
+        assert!(sql.contains(
+            "pg_catalog.row_number() OVER (PARTITION BY t.\"order_id\" ORDER BY t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
+        ), "{sql}");
+        assert!(sql.contains("WHERE t.\"order_id\" IS NOT NULL"), "{sql}");
+    }
+
+    #[test]
+    fn diagnoses_causes_in_order() {
+        let sql = orders().find_duplicates();
+        assert!(
+            sql.contains(
+                "CASE WHEN g.differing <@ ARRAY['loaded_at']::text[] THEN 'identical' \
+             WHEN 'data_source' = ANY (g.differing) THEN 'multi_source' \
+             WHEN 'updated_at' = ANY (g.differing) THEN 'versions' ELSE 'distinct_rows' END"
+            ),
+            "{sql}"
+        );
+        // Keys are never compared, every other column through its text form.
+        assert!(!sql.contains("(d.insync_row).\"order_id\""), "{sql}");
+        assert!(sql.contains("min(ROW((d.insync_row).\"amount\")::text) IS DISTINCT FROM max(ROW((d.insync_row).\"amount\")::text)"), "{sql}");
+    }
+
+    #[test]
+    fn without_hints_every_payload_difference_is_a_distinct_row() {
+        let mut plan = orders();
+        plan.change_column = None;
+        plan.source_column = None;
+        plan.metadata.clear();
+        let sql = plan.summary();
+        assert!(sql.contains("CASE WHEN g.differing <@ ARRAY[]::text[] THEN 'identical' ELSE 'distinct_rows' END"), "{sql}");
+    }
+
+    #[test]
+    fn keep_policies() {
+        let mut plan = orders();
+        plan.keep = Keep::First(None);
+        assert!(plan.find_duplicates().contains("ORDER BY t.ctid)"));
+        plan.keep = Keep::SourceOrder {
+            column: "data_source".into(),
+            order: vec!["oracle".into(), "my'sql".into()],
+            then_latest: Some("updated_at".into()),
+        };
+        let sql = plan.find_duplicates();
+        assert!(sql.contains(
+            "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], t.\"data_source\"::text) NULLS LAST, \
+             t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
+        ), "{sql}");
+    }
+
+    #[test]
+    fn dedup_quarantines_in_the_same_statement_and_honours_dry_run() {
+        let sql = orders().dedup();
+        assert!(
+            sql.contains(
+                "removed AS (DELETE FROM \"dw\".\"orders\" t USING victims v WHERE NOT $3::bool"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason)"), "{sql}");
+        assert!(
+            sql.contains("$4::pg_catalog.oid::pg_catalog.regclass, 'dw.orders'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn restore_reads_the_batch_back_as_the_table_row_type() {
+        let sql = DedupPlan::restore(
+            &Relation::new("dw", "orders"),
+            &["order_id".into(), "amount".into()],
+        );
+        assert_eq!(
+            sql,
+            "INSERT INTO \"dw\".\"orders\" (\"order_id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT r.\"order_id\", r.\"amount\" \
+               FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::\"dw\".\"orders\", q.row_data) r \
+              WHERE q.batch_id = $1 AND q.restored_at IS NULL"
+        );
+    }
+}
