@@ -24,6 +24,15 @@ const LOAD_METADATA: &[&str] = &[
     "_loaded_at",
     "_etl_loaded_at",
 ];
+/// Column names that usually hold a row's change time.
+const CHANGE_COLUMNS: &[&str] = &[
+    "updated_at",
+    "modified_at",
+    "last_modified",
+    "changed_at",
+    "update_time",
+    "last_update",
+];
 /// Column names that usually name the source system.
 const SOURCE_COLUMNS: &[&str] = &["data_source", "source_system"];
 
@@ -118,7 +127,13 @@ fn build_plan(
             require_column(t, c, "order_by", function)?;
             Some(c.clone())
         }
-        None => job_watermark_for(t)?,
+        None => match job_watermark_for(t)? {
+            Some(c) => Some(c),
+            None => CHANGE_COLUMNS
+                .iter()
+                .find(|n| t.columns.iter().any(|c| c.name == **n))
+                .map(|n| n.to_string()),
+        },
     };
     let source_column = match &opts.source_column {
         Some(c) => {
@@ -276,7 +291,7 @@ pub fn dedup_table(
         .unwrap_or_default();
     let lines = Spi::connect_mut(|client| {
         let rows = client.update(
-            plan.dedup().as_str(),
+            plan.dedup(opts.dry_run).as_str(),
             None,
             &[
                 batch_id.into(),
@@ -318,7 +333,7 @@ pub fn dedup_table(
         .find(|l| l.cause == "distinct_rows" && !opts.allow_distinct_rows);
     if let Some(l) = narrow {
         pgrx::warning!(
-            "dedup_table kept {} keys of {} whose copies differ in payload without a change-time column to order them: \
+            "dedup_table kept {} duplicated key(s) of {} whose copies differ in payload without a change-time column to order them: \
              they look like distinct rows under a key that is too narrow, and deleting them would lose data; \
              widen the key, or pass allow_distinct_rows => true",
             l.keys,

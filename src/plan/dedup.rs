@@ -199,10 +199,10 @@ impl DedupPlan {
 
     /// Removes every copy but the survivor of each duplicated key (unless its cause is
     /// `distinct_rows` and `$2` is false), writing each removed row to the quarantine in the
-    /// same statement. `$1` = batch id, `$2` = remove distinct_rows groups too, `$3` = dry run,
-    /// `$4` = the table's OID.
+    /// same statement. `$1` = batch id, `$2` = remove distinct_rows groups too (`$3` is unused), `$4` = the
+    /// table's OID. A dry run plans the same analysis without the DELETE and the quarantine.
     /// Returns per cause: `cause, keys, rows, removable, removed`.
-    pub fn dedup(&self) -> String {
+    pub fn dedup(&self, dry_run: bool) -> String {
         let table = self.table.sql();
         let join_keys = self
             .keys
@@ -216,19 +216,27 @@ impl DedupPlan {
                  pg_catalog.row_to_json(d.insync_row) AS row_data \
                FROM dups d JOIN diagnosed g ON {join_keys} \
               WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)), \
-             removed AS (DELETE FROM {table} t USING victims v \
-                 WHERE NOT $3::bool AND t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid \
-                 RETURNING v.cause, v.key, v.row_data), \
-             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason) \
-                 SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, r.key, r.row_data, r.cause \
-                   FROM removed r RETURNING reason) \
+             {removal} \
              SELECT g.cause, pg_catalog.count(*) AS keys, pg_catalog.sum(g.copies)::bigint AS rows, \
                     (SELECT pg_catalog.count(*) FROM victims v WHERE v.cause = g.cause) AS removable, \
                     (SELECT pg_catalog.count(*) FROM quarantined q WHERE q.reason = g.cause) AS removed \
                FROM diagnosed g GROUP BY g.cause ORDER BY g.cause",
             diagnosis = self.diagnosis(),
             key_json = self.key_json("d"),
-            name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+            removal = if dry_run {
+                // Read-only: a dry run needs no DELETE privilege and writes nothing.
+                "quarantined AS (SELECT NULL::text AS reason WHERE false)".to_string()
+            } else {
+                format!(
+                    "removed AS (DELETE FROM {table} t USING victims v \
+                       WHERE t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid \
+                       RETURNING v.cause, v.key, v.row_data), \
+                     quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason) \
+                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, r.key, r.row_data, r.cause \
+                         FROM removed r RETURNING reason)",
+                    name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+                )
+            },
         )
     }
 
@@ -331,13 +339,13 @@ mod tests {
 
     #[test]
     fn dedup_quarantines_in_the_same_statement_and_honours_dry_run() {
-        let sql = orders().dedup();
+        let sql = orders().dedup(false);
         assert!(
-            sql.contains(
-                "removed AS (DELETE FROM \"dw\".\"orders\" t USING victims v WHERE NOT $3::bool"
-            ),
+            sql.contains("removed AS (DELETE FROM \"dw\".\"orders\" t USING victims v"),
             "{sql}"
         );
+        let dry = orders().dedup(true);
+        assert!(!dry.contains("DELETE") && !dry.contains("INSERT"), "{dry}");
         assert!(sql.contains("INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason)"), "{sql}");
         assert!(
             sql.contains("$4::pg_catalog.oid::pg_catalog.regclass, 'dw.orders'"),
