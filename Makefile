@@ -34,6 +34,7 @@ test: test-unit test-pg test-regress
 
 bench: install
 	bash bench/incremental.sh
+	bash bench/dedup.sh
 
 lint:
 	cargo fmt --check

@@ -20,32 +20,21 @@ pub fn as_catalog_owner<R>(f: impl FnOnce() -> SyncResult<R>) -> SyncResult<R> {
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
     }
-    // SAFETY: the same calls fmgr_security_definer makes for `SET search_path` on a function.
-    let nest_level = unsafe { pg_sys::NewGUCNestLevel() };
-    unsafe {
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        pg_sys::SetUserIdAndSecContext(
-            owner,
-            saved_context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
-    }
-    let result = f();
-    unsafe {
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-        pg_sys::AtEOXact_GUC(true, nest_level);
-    }
-    result
+    crate::settings::with_settings(&[(c"search_path", c"pg_catalog, pg_temp")], || {
+        // SAFETY: switching the current user as SECURITY DEFINER functions do; restored below
+        // (and by transaction abort on error).
+        unsafe {
+            pg_sys::SetUserIdAndSecContext(
+                owner,
+                saved_context
+                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                    | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+            );
+        }
+        let result = f();
+        unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
+        result
+    })
 }
 
 /// The role that owns the extension, and with it the catalog.

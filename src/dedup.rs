@@ -91,6 +91,17 @@ fn require_column(t: &Target, column: &str, role: &str, function: &str) -> SyncR
     }
 }
 
+/// Whether the type has built-in min/max aggregates, so copies can be compared as values.
+fn has_min_max(type_name: &str) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.to_regprocedure(pg_catalog.format('pg_catalog.min(%s)', $1)) IS NOT NULL",
+        &[type_name.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
 /// The watermark column of a job whose target is this table, when the table has it.
 fn job_watermark_for(t: &Target) -> SyncResult<Option<String>> {
     let column = as_catalog_owner(|| {
@@ -204,6 +215,7 @@ fn build_plan(
         change_column: order_by,
         source_column,
         keep,
+        partitioned: t.info.kind == 'p',
     })
 }
 
@@ -217,19 +229,21 @@ pub fn find_duplicates(
     let mut opts = opts.clone();
     opts.keep = Some("first".into());
     let plan = build_plan(&t, keys, &opts, "find_duplicates")?;
-    Spi::connect(|client| {
-        let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    r.get::<pgrx::JsonB>(1)?
-                        .unwrap_or(pgrx::JsonB(serde_json::Value::Null)),
-                    r.get::<i64>(2)?.unwrap_or(0),
-                    r.get::<Vec<String>>(3)?.unwrap_or_default(),
-                    r.get::<String>(4)?.unwrap_or_default(),
-                ))
-            })
-            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    crate::settings::without_jit(|| {
+        Spi::connect(|client| {
+            let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        r.get::<pgrx::JsonB>(1)?
+                            .unwrap_or(pgrx::JsonB(serde_json::Value::Null)),
+                        r.get::<i64>(2)?.unwrap_or(0),
+                        r.get::<Vec<String>>(3)?.unwrap_or_default(),
+                        r.get::<String>(4)?.unwrap_or_default(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        })
     })
     .context("finding duplicates")
 }
@@ -244,18 +258,20 @@ pub fn summary(
     let mut opts = opts.clone();
     opts.keep = Some("first".into());
     let plan = build_plan(&t, keys, &opts, "duplicate_summary")?;
-    Spi::connect(|client| {
-        let rows = client.select(plan.summary().as_str(), None, &[])?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    r.get::<String>(1)?.unwrap_or_default(),
-                    r.get::<i64>(2)?.unwrap_or(0),
-                    r.get::<i64>(3)?.unwrap_or(0),
-                    r.get::<i64>(4)?.unwrap_or(0),
-                ))
-            })
-            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    crate::settings::without_jit(|| {
+        Spi::connect(|client| {
+            let rows = client.select(plan.summary().as_str(), None, &[])?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        r.get::<String>(1)?.unwrap_or_default(),
+                        r.get::<i64>(2)?.unwrap_or(0),
+                        r.get::<i64>(3)?.unwrap_or(0),
+                        r.get::<i64>(4)?.unwrap_or(0),
+                    ))
+                })
+                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        })
     })
     .context("summarizing duplicates")
 }
@@ -289,43 +305,45 @@ pub fn dedup_table(
     let batch_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
         .context("drawing a batch id")?
         .unwrap_or_default();
-    let lines = Spi::connect_mut(|client| {
-        let rows = client.update(
-            plan.dedup(opts.dry_run).as_str(),
-            None,
-            &[
-                batch_id.into(),
-                opts.allow_distinct_rows.into(),
-                opts.dry_run.into(),
-                t.info.oid.into(),
-            ],
-        )?;
-        rows.into_iter()
-            .map(|r| {
-                let cause = r.get::<String>(1)?.unwrap_or_default();
-                let removable = r.get::<i64>(4)?.unwrap_or(0);
-                let removed = r.get::<i64>(5)?.unwrap_or(0);
-                let action = if opts.dry_run {
-                    if cause == "distinct_rows" && !opts.allow_distinct_rows {
+    let lines = crate::settings::without_jit(|| {
+        Spi::connect_mut(|client| {
+            let rows = client.update(
+                plan.dedup(opts.dry_run).as_str(),
+                None,
+                &[
+                    batch_id.into(),
+                    opts.allow_distinct_rows.into(),
+                    opts.dry_run.into(),
+                    t.info.oid.into(),
+                ],
+            )?;
+            rows.into_iter()
+                .map(|r| {
+                    let cause = r.get::<String>(1)?.unwrap_or_default();
+                    let removable = r.get::<i64>(4)?.unwrap_or(0);
+                    let removed = r.get::<i64>(5)?.unwrap_or(0);
+                    let action = if opts.dry_run {
+                        if cause == "distinct_rows" && !opts.allow_distinct_rows {
+                            "kept: key too narrow"
+                        } else {
+                            "would remove"
+                        }
+                    } else if cause == "distinct_rows" && !opts.allow_distinct_rows {
                         "kept: key too narrow"
                     } else {
-                        "would remove"
-                    }
-                } else if cause == "distinct_rows" && !opts.allow_distinct_rows {
-                    "kept: key too narrow"
-                } else {
-                    "removed"
-                };
-                Ok(DedupLine {
-                    batch_id,
-                    keys: r.get::<i64>(2)?.unwrap_or(0),
-                    rows: r.get::<i64>(3)?.unwrap_or(0),
-                    removed: if opts.dry_run { removable } else { removed },
-                    action: action.into(),
-                    cause,
+                        "removed"
+                    };
+                    Ok(DedupLine {
+                        batch_id,
+                        keys: r.get::<i64>(2)?.unwrap_or(0),
+                        rows: r.get::<i64>(3)?.unwrap_or(0),
+                        removed: if opts.dry_run { removable } else { removed },
+                        action: action.into(),
+                        cause,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        })
     })
     .context("removing duplicates")?;
     let narrow = lines

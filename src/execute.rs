@@ -156,16 +156,18 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
                 _ => vec![low.clone().into(), high.clone().into()],
             }
         };
-        let (read, null_keys, deleted, inserted, updated) = Spi::connect_mut(|client| {
-            let args = args();
-            let row = client.update(statement.as_str(), None, &args)?.first();
-            Ok::<_, pgrx::spi::Error>((
-                row.get::<i64>(1)?.unwrap_or(0),
-                row.get::<i64>(2)?.unwrap_or(0),
-                row.get::<i64>(3)?.unwrap_or(0),
-                row.get::<i64>(4)?.unwrap_or(0),
-                row.get::<i64>(5)?.unwrap_or(0),
-            ))
+        let (read, null_keys, deleted, inserted, updated) = crate::settings::without_jit(|| {
+            Spi::connect_mut(|client| {
+                let args = args();
+                let row = client.update(statement.as_str(), None, &args)?.first();
+                Ok::<_, pgrx::spi::Error>((
+                    row.get::<i64>(1)?.unwrap_or(0),
+                    row.get::<i64>(2)?.unwrap_or(0),
+                    row.get::<i64>(3)?.unwrap_or(0),
+                    row.get::<i64>(4)?.unwrap_or(0),
+                    row.get::<i64>(5)?.unwrap_or(0),
+                ))
+            })
         })
         .context("running the merge")?;
         if null_keys > 0 {

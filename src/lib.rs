@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod plan;
 pub mod recorder;
 pub mod resolve;
+pub mod settings;
 pub mod subxact;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -24,7 +24,8 @@ pub enum Keep {
 pub struct DedupPlan {
     pub table: Relation,
     pub keys: Vec<String>,
-    /// Every column of the table (compared through their text form).
+    /// Every column of the table; `comparable` here means the type has min/max aggregates,
+    /// otherwise copies are compared through the text form.
     pub columns: Vec<Column>,
     /// Columns that only describe the load (loaded_at, batch_id...): copies differing only
     /// there are identical.
@@ -34,6 +35,8 @@ pub struct DedupPlan {
     /// A column naming the source system: copies differing there came from two sources.
     pub source_column: Option<String>,
     pub keep: Keep,
+    /// Rows of a partitioned table are told apart by (tableoid, ctid), not ctid alone.
+    pub partitioned: bool,
 }
 
 /// The diagnosed causes, in the order they are tested.
@@ -104,11 +107,15 @@ impl DedupPlan {
         let flags = self
             .columns
             .iter()
-            .filter(|c| !self.keys.contains(&c.name))
-            .map(|c| {
-                let v = format!("ROW((d.insync_row).{})::text", quote_ident(&c.name));
+            .enumerate()
+            .filter(|(_, c)| !self.keys.contains(&c.name))
+            .map(|(i, c)| {
+                // Typed min/max where the type has them; otherwise text in the "C" collation
+                // (byte comparison, any type). NULLs are counted apart.
+                let col = format!("d.{}", quote_ident(&format!("insync_c_{i}")));
+                let v = if c.comparable { col.clone() } else { format!("{col}::text COLLATE \"C\"") };
                 format!(
-                    "CASE WHEN min({v}) IS DISTINCT FROM max({v}) THEN {} END",
+                    "CASE WHEN min({v}) <> max({v}) OR count({col}) NOT IN (0, count(*)) THEN {} END",
                     quote_literal(&c.name)
                 )
             })
@@ -154,20 +161,35 @@ impl DedupPlan {
         sql
     }
 
-    /// CTEs `ranked`, `dups`, `diagnosed`, shared by every statement below.
+    /// CTEs `ranked`, `dups`, `groups`, `diagnosed`, shared by every statement below.
+    ///
+    /// One sort and one window pass over the table, like the hand-written repair: within a key,
+    /// `row_number()` ranks the copies and `lead()` tells whether another copy follows, so only
+    /// rows of duplicated keys leave the pass. Their whole rows are then fetched by TID (OFFSET 0
+    /// keeps the lookup a per-row TID scan instead of a join against the whole table).
     fn diagnosis(&self) -> String {
         let table = self.table.sql();
-        let keys = self.keys(None);
         format!(
-            "ranked AS MATERIALIZED (SELECT t.tableoid AS insync_tableoid, t.ctid AS insync_ctid, {tkeys}, \
-                 pg_catalog.row_number() OVER (PARTITION BY {tkeys} ORDER BY {order}) AS insync_rank, \
-                 pg_catalog.count(*) OVER (PARTITION BY {tkeys}) AS insync_copies \
-               FROM {table} t WHERE {not_null}), \
-             dups AS MATERIALIZED (SELECT r.*, t AS insync_row FROM ranked r JOIN {table} t \
-                 ON t.ctid = r.insync_ctid AND t.tableoid = r.insync_tableoid WHERE r.insync_copies > 1), \
+            "ranked AS (SELECT * FROM (SELECT {tableoid} AS insync_tableoid, t.ctid AS insync_ctid, {tkeys}, \
+                 pg_catalog.row_number() OVER w AS insync_rank, pg_catalog.lead(true) OVER w AS insync_more \
+               FROM {table} t WHERE {not_null} WINDOW w AS (PARTITION BY {tkeys} ORDER BY {order})) r \
+              WHERE r.insync_rank > 1 OR r.insync_more), \
+             dups AS MATERIALIZED (SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
+                 (SELECT t AS insync_row, {flat} FROM {table} t \
+                   WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x), \
              groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
                  FROM dups d GROUP BY {dkeys}), \
              diagnosed AS (SELECT g.*, {cause} AS cause FROM groups g)",
+            tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
+            same_partition = if self.partitioned { " AND t.tableoid = r.insync_tableoid" } else { "" },
+            // Columns also projected flat, so comparing them does not re-deform the row each time.
+            flat = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("t.{} AS {}", quote_ident(&c.name), quote_ident(&format!("insync_c_{i}"))))
+                .collect::<Vec<_>>()
+                .join(", "),
             tkeys = self.keys(Some("t")),
             order = self.keep_order(),
             not_null = self.keys_not_null("t"),
@@ -175,7 +197,6 @@ impl DedupPlan {
             differing = self.differing(),
             cause = self.cause(),
         )
-        .replace("{keys}", &keys)
     }
 
     /// One row per duplicated key: `key jsonb, copies bigint, differing text[], cause text`.
@@ -218,9 +239,11 @@ impl DedupPlan {
               WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)), \
              {removal} \
              SELECT g.cause, pg_catalog.count(*) AS keys, pg_catalog.sum(g.copies)::bigint AS rows, \
-                    (SELECT pg_catalog.count(*) FROM victims v WHERE v.cause = g.cause) AS removable, \
-                    (SELECT pg_catalog.count(*) FROM quarantined q WHERE q.reason = g.cause) AS removed \
-               FROM diagnosed g GROUP BY g.cause ORDER BY g.cause",
+                    coalesce(min(vc.n), 0) AS removable, coalesce(min(qc.n), 0) AS removed \
+               FROM diagnosed g \
+               LEFT JOIN (SELECT v.cause, pg_catalog.count(*) AS n FROM victims v GROUP BY v.cause) vc ON vc.cause = g.cause \
+               LEFT JOIN (SELECT q.reason, pg_catalog.count(*) AS n FROM quarantined q GROUP BY q.reason) qc ON qc.reason = g.cause \
+              GROUP BY g.cause ORDER BY g.cause",
             diagnosis = self.diagnosis(),
             key_json = self.key_json("d"),
             removal = if dry_run {
@@ -228,13 +251,22 @@ impl DedupPlan {
                 "quarantined AS (SELECT NULL::text AS reason WHERE false)".to_string()
             } else {
                 format!(
-                    "removed AS (DELETE FROM {table} t USING victims v \
-                       WHERE t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid \
-                       RETURNING v.cause, v.key, v.row_data), \
+                    // `ctid = ANY(array)` is a TID scan whatever the planner guesses of the victims.
+                    "removed AS (DELETE FROM {table} t \
+                       WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)){same_partition} \
+                       RETURNING {tableoid} AS insync_tableoid, t.ctid AS insync_ctid), \
                      quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason) \
-                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, r.key, r.row_data, r.cause \
-                         FROM removed r RETURNING reason)",
+                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause \
+                         FROM removed r JOIN victims v \
+                           ON v.insync_ctid = r.insync_ctid AND v.insync_tableoid = r.insync_tableoid \
+                       RETURNING reason)",
                     name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+                    tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
+                    same_partition = if self.partitioned {
+                        " AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"
+                    } else {
+                        ""
+                    },
                 )
             },
         )
@@ -273,7 +305,7 @@ mod tests {
             keys: vec!["order_id".into()],
             columns: vec![
                 Column::new("order_id"),
-                Column::new("amount"),
+                Column::without_equality("amount"),
                 Column::new("data_source"),
                 Column::new("updated_at"),
                 Column::new("loaded_at"),
@@ -282,6 +314,7 @@ mod tests {
             change_column: Some("updated_at".into()),
             source_column: Some("data_source".into()),
             keep: Keep::Latest("updated_at".into()),
+            partitioned: false,
         }
     }
 
@@ -289,8 +322,13 @@ mod tests {
     fn ranks_every_key_with_the_keep_order() {
         let sql = orders().find_duplicates();
         assert!(sql.contains(
-            "pg_catalog.row_number() OVER (PARTITION BY t.\"order_id\" ORDER BY t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
+            "WINDOW w AS (PARTITION BY t.\"order_id\" ORDER BY t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
         ), "{sql}");
+        // Only copies of duplicated keys leave the window pass.
+        assert!(
+            sql.contains("WHERE r.insync_rank > 1 OR r.insync_more"),
+            "{sql}"
+        );
         assert!(sql.contains("WHERE t.\"order_id\" IS NOT NULL"), "{sql}");
     }
 
@@ -305,9 +343,20 @@ mod tests {
             ),
             "{sql}"
         );
-        // Keys are never compared, every other column through its text form.
-        assert!(!sql.contains("(d.insync_row).\"order_id\""), "{sql}");
-        assert!(sql.contains("min(ROW((d.insync_row).\"amount\")::text) IS DISTINCT FROM max(ROW((d.insync_row).\"amount\")::text)"), "{sql}");
+        // Keys are never compared; the other columns are read flat from the TID lookup.
+        assert!(!sql.contains("THEN 'order_id'"), "{sql}");
+        assert!(sql.contains("t.\"amount\" AS \"insync_c_1\""), "{sql}");
+        assert!(sql.contains(
+            "CASE WHEN min(d.\"insync_c_1\"::text COLLATE \"C\") <> max(d.\"insync_c_1\"::text COLLATE \"C\") \
+             OR count(d.\"insync_c_1\") NOT IN (0, count(*)) THEN 'amount' END"
+        ), "{sql}");
+        assert!(
+            sql.contains(
+                "CASE WHEN min(d.\"insync_c_3\") <> max(d.\"insync_c_3\") \
+             OR count(d.\"insync_c_3\") NOT IN (0, count(*)) THEN 'updated_at' END"
+            ),
+            "{sql}"
+        );
     }
 
     #[test]
@@ -324,7 +373,7 @@ mod tests {
     fn keep_policies() {
         let mut plan = orders();
         plan.keep = Keep::First(None);
-        assert!(plan.find_duplicates().contains("ORDER BY t.ctid)"));
+        assert!(plan.find_duplicates().contains("ORDER BY t.ctid))"));
         plan.keep = Keep::SourceOrder {
             column: "data_source".into(),
             order: vec!["oracle".into(), "my'sql".into()],
@@ -333,16 +382,23 @@ mod tests {
         let sql = plan.find_duplicates();
         assert!(sql.contains(
             "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], t.\"data_source\"::text) NULLS LAST, \
-             t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
+             t.\"updated_at\" DESC NULLS LAST, t.ctid DESC))"
         ), "{sql}");
     }
 
     #[test]
     fn dedup_quarantines_in_the_same_statement_and_honours_dry_run() {
         let sql = orders().dedup(false);
+        assert!(sql.contains("removed AS (DELETE FROM \"dw\".\"orders\" t WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)) RETURNING"), "{sql}");
+        let mut partitioned = orders();
+        partitioned.partitioned = true;
+        let sql_p = partitioned.dedup(false);
+        assert!(sql_p.contains("AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"), "{sql_p}");
         assert!(
-            sql.contains("removed AS (DELETE FROM \"dw\".\"orders\" t USING victims v"),
-            "{sql}"
+            sql_p.contains(
+                "WHERE t.ctid = r.insync_ctid AND t.tableoid = r.insync_tableoid OFFSET 0"
+            ),
+            "{sql_p}"
         );
         let dry = orders().dedup(true);
         assert!(!dry.contains("DELETE") && !dry.contains("INSERT"), "{dry}");
