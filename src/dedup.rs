@@ -209,7 +209,13 @@ fn build_plan(
         columns: t
             .columns
             .iter()
-            .map(|c| Column::without_equality(&c.name))
+            .map(|c| {
+                if has_min_max(&c.type_name) {
+                    Column::new(&c.name)
+                } else {
+                    Column::without_equality(&c.name)
+                }
+            })
             .collect(),
         metadata,
         change_column: order_by,
