@@ -133,7 +133,7 @@ COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (runnin
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;
 
--- Rows removed by dedup_table (and, later, merged away by remap_dimension): kept whole, so a
+-- Rows removed by dedup_table, or changed or merged away by remap_dimension: kept whole, so a
 -- batch can be put back with restore_quarantine(batch_id).
 CREATE SEQUENCE insync.quarantine_batch_seq;
 COMMENT ON SEQUENCE insync.quarantine_batch_seq IS 'Batch ids: one per dedup_table call';
@@ -145,19 +145,21 @@ CREATE TABLE insync.quarantine (
     table_name     text NOT NULL,
     key            jsonb NOT NULL,
     row_data       json NOT NULL,
+    after_data     json,
     reason         text NOT NULL,
     removed_at     timestamptz NOT NULL DEFAULT now(),
     removed_by     regrole NOT NULL DEFAULT current_user::regrole,
     restored_at    timestamptz
 );
 CREATE INDEX quarantine_batch ON insync.quarantine (batch_id);
-COMMENT ON TABLE insync.quarantine IS 'Every row removed by dedup_table, whole, in the same transaction as its removal';
-COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table call; restore_quarantine(batch_id) puts it back';
+COMMENT ON TABLE insync.quarantine IS 'Before-image of every row removed by dedup_table or changed/merged by remap_dimension, written in the same transaction';
+COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table or remap_dimension call; restore_quarantine(batch_id) undoes it';
 COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
 COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
 COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
 COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte)';
-COMMENT ON COLUMN insync.quarantine.reason IS 'Diagnosed cause: identical, multi_source, versions or distinct_rows';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows changed in place (remap_dimension): the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table call removed the row';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
 -- The removal runs with the caller's privileges, so the caller writes its own quarantine

@@ -5,6 +5,8 @@ use crate::error::SyncResult;
 use crate::execute::{self, RunOutcome};
 use crate::jobs::{self, JobSpec, JobSummary};
 use crate::plan::RunKind;
+use crate::quarantine;
+use crate::remap::{self, RemapOptions};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -345,5 +347,105 @@ fn dedup_table(
 /// Puts a quarantined batch back into its table; returns the rows restored.
 #[pg_extern(volatile)]
 fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
-    dedup::restore_quarantine(batch_id)
+    quarantine::restore(batch_id)
 }
+
+/// Sets `target.column` to the dimension's current `value` wherever it differs; one row per
+/// (old value, new value) pair. With dry_run, reports what would change and changes nothing.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile)]
+fn remap_dimension(
+    target: &str,
+    column: &str,
+    dimension: &str,
+    join_on: Vec<String>,
+    value: &str,
+    current_by: default!(Option<String>, "NULL"),
+    current_flag: default!(Option<String>, "NULL"),
+    merge: default!(Option<pgrx::JsonB>, "NULL"),
+    dry_run: default!(bool, false),
+    block_from: default!(Option<i64>, "NULL"),
+    block_to: default!(Option<i64>, "NULL"),
+    batch_id: default!(Option<i64>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(old_value, Option<String>),
+            name!(new_value, Option<String>),
+            name!(rows_changed, i64),
+            name!(rows_merged, i64),
+            name!(rows_examined, Option<i64>),
+            name!(batch_id, Option<i64>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let opts = RemapOptions {
+        current_by,
+        current_flag,
+        merge: merge.map(|m| m.0),
+        dry_run,
+        blocks: block_from.zip(block_to),
+        batch_id,
+    };
+    remap::remap(target, column, dimension, &join_on, value, &opts).map(|lines| {
+        TableIterator::new(lines.into_iter().map(|l| {
+            (
+                l.old_value,
+                l.new_value,
+                l.rows_changed,
+                l.rows_merged,
+                l.rows_examined,
+                l.batch_id,
+            )
+        }))
+    })
+}
+
+extension_sql!(
+    r#"
+CREATE PROCEDURE remap_dimension_batched(target text, "column" text, dimension text, join_on text[],
+                                         value text, current_by text DEFAULT NULL,
+                                         current_flag text DEFAULT NULL, merge jsonb DEFAULT NULL,
+                                         batch_blocks integer DEFAULT 10000)
+LANGUAGE plpgsql AS $proc$
+DECLARE
+    rel regclass := target::regclass;
+    part regclass;
+    blocks bigint;
+    first_block bigint;
+    batch bigint := pg_catalog.nextval('insync.quarantine_batch_seq');
+    changed bigint;
+    total bigint := 0;
+    batches integer := 0;
+BEGIN
+    -- The leaves of a partitioned table, or the table itself.
+    FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(rel) p WHERE p.isleaf
+                UNION ALL SELECT rel WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(rel))
+                ORDER BY 1 LOOP
+        blocks := pg_catalog.pg_relation_size(part) / pg_catalog.current_setting('block_size')::bigint;
+        first_block := 0;
+        WHILE first_block < blocks LOOP
+            SELECT coalesce(sum(r.rows_changed), 0) INTO changed
+              FROM @extschema@.remap_dimension(part::text, "column", dimension, join_on, value,
+                                   current_by => current_by, current_flag => current_flag, merge => merge,
+                                   block_from => first_block, block_to => first_block + batch_blocks,
+                                   batch_id => batch) r;
+            total := total + changed;
+            batches := batches + 1;
+            RAISE NOTICE 'remap_dimension: % blocks % to % of %: % rows changed (% so far)',
+                part, first_block, least(first_block + batch_blocks, blocks) - 1, blocks, changed, total;
+            COMMIT;  -- each batch is its own transaction: locks are held one batch at a time
+            first_block := first_block + batch_blocks;
+        END LOOP;
+    END LOOP;
+    RAISE NOTICE 'remap_dimension: % rows changed in % batches; restore_quarantine(%) undoes it', total, batches, batch;
+END
+$proc$;
+COMMENT ON PROCEDURE remap_dimension_batched(text, text, text, text[], text, text, text, jsonb, integer) IS
+    'remap_dimension in batches of heap blocks, each committed on its own (CALL it outside a transaction block); one quarantine batch for the whole run';
+"#,
+    name = "remap_dimension_batched",
+    requires = [remap_dimension],
+);

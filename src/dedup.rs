@@ -7,7 +7,7 @@ use crate::plan::dedup::{DedupPlan, Keep};
 use crate::plan::{quote_ident, Column};
 use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 /// Column names that only describe a load, treated as metadata unless told otherwise.
 const LOAD_METADATA: &[&str] = &[
@@ -389,41 +389,4 @@ pub fn dedup_table(
         .context("adding the unique index")?;
     }
     Ok(lines)
-}
-
-/// Puts a quarantined batch back; returns the rows restored.
-pub fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
-    let table = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT (SELECT table_oid::oid FROM insync.quarantine WHERE batch_id = $1 AND restored_at IS NULL LIMIT 1)",
-        &[batch_id.into()],
-    )
-    .context("reading insync.quarantine")?
-    .ok_or_else(|| {
-        error_with_hint(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("quarantine batch {batch_id} does not exist or has already been restored"),
-            "SELECT batch_id, table_name, count(*) FROM insync.quarantine WHERE restored_at IS NULL GROUP BY 1, 2 lists batches you can restore.",
-        )
-    })?;
-    let info = resolve::relation_info_named(table, "restore_quarantine")?;
-    let columns: Vec<String> = columns_of(table)?
-        .into_iter()
-        .filter(|c| !c.generated)
-        .map(|c| c.name)
-        .collect();
-    let sql = DedupPlan::restore(&info.relation, &columns);
-    let restored = Spi::connect_mut(|client| {
-        client
-            .update(sql.as_str(), None, &[batch_id.into()])
-            .map(|r| r.len() as i64)
-    })
-    .context("restoring the batch")?;
-    as_catalog_owner(|| {
-        Spi::run_with_args(
-            "UPDATE insync.quarantine SET restored_at = now() WHERE batch_id = $1 AND restored_at IS NULL",
-            &[batch_id.into()],
-        )
-        .context("marking the batch restored")
-    })?;
-    Ok(restored)
 }

@@ -468,4 +468,119 @@ mod tests {
         one::<i64>(&format!("SELECT restore_quarantine({batch})"));
         assert_eq!(fingerprint("ev"), before);
     }
+
+    fn stores_and_sales() {
+        run("CREATE TABLE dim_store (store_id int, org_id int, valid_from date)");
+        run(
+            "INSERT INTO dim_store SELECT s, 10 + s % 3, '2025-01-01' FROM generate_series(1, 6) s",
+        );
+        run("CREATE TABLE sales (sale_id int PRIMARY KEY, store_id int, store_org_id int, day date, amount numeric)");
+        run("INSERT INTO sales SELECT g, 1 + g % 6, 10 + (1 + g % 6) % 3, '2026-01-01'::date + g % 5, g FROM generate_series(1, 300) g");
+        run("CREATE TABLE sales_daily (day date, store_id int, store_org_id int, amount numeric, orders int, PRIMARY KEY (day, store_id))");
+        run("INSERT INTO sales_daily SELECT day, store_id, store_org_id, sum(amount), count(*) FROM sales GROUP BY 1, 2, 3");
+    }
+
+    #[pg_test]
+    fn a_store_moves_organization_and_facts_and_aggregates_follow() {
+        stores_and_sales();
+        // Store 2 moves from org 12 to org 42: the dimension keeps history.
+        run("INSERT INTO dim_store VALUES (2, 42, '2026-02-01')");
+        let caught = crate::subxact::in_subtransaction(|| {
+            run("SELECT * FROM remap_dimension('sales', 'store_org_id', 'dim_store', '{store_id}', 'org_id')")
+        })
+        .expect_err("history without current_by");
+        let message = crate::subxact::report_of(&caught).message().to_string();
+        assert!(
+            message.contains(
+                "dimension public.dim_store has several current rows for 1 values of (store_id)"
+            ),
+            "{message}"
+        );
+
+        let preview = dedup_rows("SELECT old_value || '->' || new_value, rows_changed, 'x' FROM remap_dimension('sales', 'store_org_id', \
+             'dim_store', '{store_id}', 'org_id', current_by => 'valid_from', dry_run => true)");
+        assert_eq!(preview, vec![("12->42".to_string(), 50, "x".to_string())]);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM sales WHERE store_org_id = 42"),
+            0,
+            "a dry run changes nothing"
+        );
+
+        let before = fingerprint("sales");
+        let (changed, examined) = Spi::get_two::<i64, i64>(
+            "SELECT rows_changed, rows_examined FROM remap_dimension('sales', \
+             'store_org_id', 'dim_store', '{store_id}', 'org_id', current_by => 'valid_from')",
+        )
+        .unwrap();
+        // Every fact row was examined (read at least once; statistics count what the plan read).
+        assert_eq!(changed, Some(50));
+        assert!(examined.unwrap() >= 300, "{examined:?}");
+        run("SELECT * FROM remap_dimension('sales_daily', 'store_org_id', 'dim_store', '{store_id}', 'org_id', current_by => 'valid_from')");
+        // The aggregate agrees with a fresh GROUP BY over the facts joined to the dimension.
+        assert_eq!(
+            differences(
+                "(SELECT day, store_org_id, sum(amount) AS amount FROM sales_daily GROUP BY 1, 2) a",
+                "(SELECT s.day, d.org_id AS store_org_id, sum(s.amount) AS amount FROM sales s \
+                  JOIN (SELECT DISTINCT ON (store_id) store_id, org_id FROM dim_store ORDER BY store_id, valid_from DESC) d \
+                  USING (store_id) GROUP BY 1, 2) b"
+            ),
+            0
+        );
+        // Re-running changes nothing; the facts' batch restores exactly.
+        assert_eq!(one::<i64>("SELECT rows_changed FROM remap_dimension('sales', 'store_org_id', 'dim_store', '{store_id}', 'org_id', current_by => 'valid_from')"), 0);
+        let batch: i64 =
+            one("SELECT min(batch_id) FROM insync.quarantine WHERE table_name = 'public.sales'");
+        assert_eq!(
+            one::<i64>(&format!("SELECT restore_quarantine({batch})")),
+            50
+        );
+        assert_eq!(fingerprint("sales"), before);
+    }
+
+    #[pg_test]
+    fn an_organization_merge_collides_and_measures_combine() {
+        // Org 11 is absorbed by org 12: the per-org daily aggregate has rows for both.
+        run("CREATE TABLE org_map (org_id int PRIMARY KEY, successor int)");
+        run("INSERT INTO org_map VALUES (10, 10), (11, 12), (12, 12)");
+        run("CREATE TABLE org_daily (day date, store_org_id int, amount numeric, orders int, best numeric, UNIQUE (day, store_org_id))");
+        run("INSERT INTO org_daily SELECT '2026-01-01'::date + d, o, 100 * o + d, 10, o FROM generate_series(0, 3) d, generate_series(10, 12) o");
+        let before = fingerprint("org_daily");
+        let totals = "SELECT sum(amount)::text || '/' || sum(orders)::text FROM org_daily";
+        let expected_totals: String = one(totals);
+
+        let caught = crate::subxact::in_subtransaction(|| {
+            run("SELECT * FROM remap_dimension('org_daily', 'store_org_id', 'org_map', '{store_org_id=org_id}', 'successor')")
+        })
+        .expect_err("collisions without merge");
+        let message = crate::subxact::report_of(&caught).message().to_string();
+        assert!(message.contains("after the remap 4 keys (day, store_org_id) of public.org_daily would hold several rows"), "{message}");
+        assert_eq!(fingerprint("org_daily"), before, "nothing changed");
+
+        let (changed, merged) = Spi::get_two::<i64, i64>(
+            "SELECT rows_changed, rows_merged FROM remap_dimension('org_daily', \
+             'store_org_id', 'org_map', '{store_org_id=org_id}', 'successor', \
+             merge => '{\"amount\": \"sum\", \"orders\": \"sum\", \"best\": \"max\"}')",
+        )
+        .unwrap();
+        assert_eq!((changed, merged), (Some(4), Some(4)));
+        assert_eq!(one::<i64>("SELECT count(*) FROM org_daily"), 8);
+        assert_eq!(
+            one::<String>(totals),
+            expected_totals,
+            "measures are combined, not lost"
+        );
+        assert_eq!(one::<i64>("SELECT orders::bigint FROM org_daily WHERE day = '2026-01-01' AND store_org_id = 12"), 20);
+        let reasons: String = one(
+            "SELECT string_agg(reason || ':' || n, ',' ORDER BY reason) FROM \
+             (SELECT reason, count(*) n FROM insync.quarantine GROUP BY reason) r",
+        );
+        assert_eq!(reasons, "merge_target:4,merged:4");
+        let batch: i64 = one("SELECT max(batch_id) FROM insync.quarantine");
+        one::<i64>(&format!("SELECT restore_quarantine({batch})"));
+        assert_eq!(
+            fingerprint("org_daily"),
+            before,
+            "the merge is undone exactly"
+        );
+    }
 }

@@ -271,28 +271,6 @@ impl DedupPlan {
             },
         )
     }
-
-    /// Puts a quarantined batch back into the table: `$1` = batch id. `columns` are the
-    /// table's insertable (non-generated) columns. Rows are kept as `json`, not `jsonb`, so
-    /// json values come back byte for byte.
-    pub fn restore(table: &Relation, columns: &[String]) -> String {
-        let cols = columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let from_record = columns
-            .iter()
-            .map(|c| format!("r.{}", quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
-               FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
-              WHERE q.batch_id = $1 AND q.restored_at IS NULL",
-            t = table.sql()
-        )
-    }
 }
 
 #[cfg(test)]
@@ -410,20 +388,6 @@ mod tests {
         assert!(
             sql.contains("WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)"),
             "{sql}"
-        );
-    }
-
-    #[test]
-    fn restore_reads_the_batch_back_as_the_table_row_type() {
-        let sql = DedupPlan::restore(
-            &Relation::new("dw", "orders"),
-            &["order_id".into(), "amount".into()],
-        );
-        assert_eq!(
-            sql,
-            "INSERT INTO \"dw\".\"orders\" (\"order_id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT r.\"order_id\", r.\"amount\" \
-               FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::\"dw\".\"orders\", q.row_data) r \
-              WHERE q.batch_id = $1 AND q.restored_at IS NULL"
         );
     }
 }

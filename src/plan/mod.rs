@@ -5,6 +5,8 @@
 //! and cast to the watermark's type inside the statement.
 
 pub mod dedup;
+pub mod quarantine;
+pub mod remap;
 
 use std::fmt::Write;
 

@@ -1,0 +1,66 @@
+//! Pure planning for `restore_quarantine`: undo a dedup or remap batch. Rows a batch changed
+//! in place are found by their after-image and removed; then every before-image goes back.
+
+use super::{quote_ident, Relation};
+
+/// Deletes the rows a batch left behind (`$1` = batch id). Returns how many distinct
+/// after-images the batch recorded and how many rows matched them, so the caller can refuse an
+/// undo that would not be exact (rows changed since, or ambiguous copies).
+pub fn remove_after_images(table: &Relation) -> String {
+    format!(
+        "WITH wanted AS (SELECT DISTINCT q.after_data::text AS image FROM insync.quarantine q \
+                          WHERE q.batch_id = $1 AND q.restored_at IS NULL AND q.after_data IS NOT NULL), \
+              gone AS (DELETE FROM {t} t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM wanted) \
+                       RETURNING pg_catalog.row_to_json(t)::text AS image) \
+         SELECT (SELECT pg_catalog.count(*) FROM wanted), (SELECT pg_catalog.count(*) FROM gone)",
+        t = table.sql()
+    )
+}
+
+/// Puts a batch's before-images back (`$1` = batch id). `columns` are the table's insertable
+/// (non-generated) columns. Rows are kept as `json`, not `jsonb`, so json values come back
+/// byte for byte.
+pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
+    let cols = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let from_record = columns
+        .iter()
+        .map(|c| format!("r.{}", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
+           FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
+          WHERE q.batch_id = $1 AND q.restored_at IS NULL",
+        t = table.sql()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_images_are_matched_by_their_json_text() {
+        let sql = remove_after_images(&Relation::new("dw", "sales"));
+        assert!(sql.contains("DELETE FROM \"dw\".\"sales\" t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM wanted)"), "{sql}");
+        assert!(sql.contains("q.after_data IS NOT NULL"), "{sql}");
+    }
+
+    #[test]
+    fn before_images_come_back_as_the_table_row_type() {
+        let sql = reinsert_before_images(
+            &Relation::new("dw", "orders"),
+            &["order_id".into(), "amount".into()],
+        );
+        assert_eq!(
+            sql,
+            "INSERT INTO \"dw\".\"orders\" (\"order_id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT r.\"order_id\", r.\"amount\" \
+               FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::\"dw\".\"orders\", q.row_data) r \
+              WHERE q.batch_id = $1 AND q.restored_at IS NULL"
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! Pure planning for `remap_dimension`: point a denormalized column of a fact or aggregate
+//! table at the dimension's current value, keeping every before-image in the quarantine.
+
+use super::{quote_ident, quote_literal, Relation};
+
+/// How the dimension's current row per key is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Current {
+    /// The dimension has one row per key (checked before planning).
+    Unique,
+    /// The latest row by this column (`updated_at`, `valid_from`).
+    LatestBy(String),
+    /// The row whose boolean column is true.
+    Flag(String),
+}
+
+/// How a measure combines when rows collide on the target's unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    Sum,
+    Min,
+    Max,
+    /// The value of the row merged in last (remapped rows after existing ones, then by TID).
+    Last,
+}
+
+impl Combine {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sum" => Some(Self::Sum),
+            "min" => Some(Self::Min),
+            "max" => Some(Self::Max),
+            "last" => Some(Self::Last),
+            _ => None,
+        }
+    }
+    fn aggregate(self, expr: &str) -> String {
+        match self {
+            Self::Sum => format!("pg_catalog.sum({expr})"),
+            Self::Min => format!("pg_catalog.min({expr})"),
+            Self::Max => format!("pg_catalog.max({expr})"),
+            Self::Last => format!(
+                "(pg_catalog.array_agg({expr} ORDER BY m.insync_moved, m.insync_rid))[pg_catalog.count(*)]"
+            ),
+        }
+    }
+}
+
+/// A remap of `target.column` from `dimension.value` over `join` (target column, dimension column).
+#[derive(Debug, Clone)]
+pub struct RemapPlan {
+    pub target: Relation,
+    pub column: String,
+    pub dimension: Relation,
+    pub join: Vec<(String, String)>,
+    pub value: String,
+    pub current: Current,
+    /// The target's unique key when it includes `column` (rows can collide after a remap).
+    pub unique_key: Option<Vec<String>>,
+    /// Measures combined when rows collide, with how.
+    pub merge: Vec<(String, Combine)>,
+    /// Restrict the remap to this range of heap blocks `[from, to)` (one batch of a procedure).
+    pub blocks: Option<(i64, i64)>,
+    /// Rows of a partitioned target are told apart by (tableoid, ctid).
+    pub partitioned: bool,
+}
+
+impl RemapPlan {
+    /// The dimension's current value per join key.
+    pub fn current_rows(&self) -> String {
+        let dim_keys = self
+            .join
+            .iter()
+            .map(|(_, d)| format!("d.{}", quote_ident(d)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let value = format!("d.{} AS insync_value", quote_ident(&self.value));
+        let from = self.dimension.sql();
+        match &self.current {
+            Current::Unique => format!("SELECT {dim_keys}, {value} FROM {from} d"),
+            Current::Flag(flag) => format!("SELECT {dim_keys}, {value} FROM {from} d WHERE d.{}", quote_ident(flag)),
+            Current::LatestBy(order) => format!(
+                "SELECT DISTINCT ON ({dim_keys}) {dim_keys}, {value} FROM {from} d ORDER BY {dim_keys}, d.{} DESC NULLS LAST",
+                quote_ident(order)
+            ),
+        }
+    }
+
+    /// Join keys with more than one current row (a dimension that cannot say which is current).
+    pub fn ambiguous_keys(&self) -> String {
+        let keys = self
+            .join
+            .iter()
+            .map(|(_, d)| quote_ident(d))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT count(*) FROM (SELECT 1 FROM ({}) c GROUP BY {keys} HAVING count(*) > 1) x",
+            self.current_rows()
+        )
+    }
+
+    fn join_condition(&self) -> String {
+        self.join
+            .iter()
+            .map(|(t, d)| format!("t.{} = c.{}", quote_ident(t), quote_ident(d)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    fn block_range(&self) -> String {
+        match self.blocks {
+            Some((from, to)) => {
+                format!(" AND t.ctid >= '({from},0)'::tid AND t.ctid < '({to},0)'::tid")
+            }
+            None => String::new(),
+        }
+    }
+
+    fn tableoid(&self) -> &'static str {
+        if self.partitioned {
+            "t.tableoid"
+        } else {
+            "0::oid"
+        }
+    }
+
+    fn same_row(&self, tid: &str, oid: &str) -> String {
+        if self.partitioned {
+            format!("t.ctid = {tid} AND t.tableoid = {oid}")
+        } else {
+            format!("t.ctid = {tid}")
+        }
+    }
+
+    /// Target rows whose column differs from the dimension's current value, with their
+    /// before-image. Only rows of the batch's blocks when batched.
+    fn changed(&self) -> String {
+        let col = format!("t.{}", quote_ident(&self.column));
+        format!(
+            "cur AS ({cur}), \
+             changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, pg_catalog.row_to_json(t) AS insync_before, \
+                 {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value \
+               FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
+            cur = self.current_rows(),
+            oid = self.tableoid(),
+            target = self.target.sql(),
+            on = self.join_condition(),
+            blocks = self.block_range(),
+        )
+    }
+
+    /// Per (old, new) pair, what would change: `old_value, new_value, rows` (a dry run).
+    pub fn preview(&self) -> String {
+        format!(
+            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*) FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
+            self.changed()
+        )
+    }
+
+    /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
+    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
+    pub fn update(&self) -> String {
+        format!(
+            "WITH {changed}, \
+             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
+                 RETURNING c.insync_before, pg_catalog.row_to_json(t) AS insync_after, c.insync_old, c.insync_new), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, u.insync_after, 'remapped' \
+                   FROM updated u RETURNING 1) \
+             SELECT u.insync_old, u.insync_new, pg_catalog.count(*), 0::bigint FROM updated u GROUP BY 1, 2 ORDER BY 1, 2",
+            changed = self.changed(),
+            target = self.target.sql(),
+            col = quote_ident(&self.column),
+            same = self.same_row("c.insync_rid", "c.insync_roid"),
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            key = self.key_json("u.insync_before"),
+        )
+    }
+
+    /// The quarantine key of a row: its join columns, read from its before-image.
+    fn key_json(&self, before: &str) -> String {
+        let pairs = self
+            .join
+            .iter()
+            .map(|(t, _)| format!("{}, {before} -> {}", quote_literal(t), quote_literal(t)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("pg_catalog.json_build_object({pairs})::jsonb")
+    }
+
+    /// The unique key of a row once remapped: `column` replaced by the new value.
+    fn new_key_exprs(&self, key: &[String], row: &str, value: &str) -> Vec<String> {
+        key.iter()
+            .map(|k| {
+                if *k == self.column {
+                    value.to_string()
+                } else {
+                    format!("{row}.{}", quote_ident(k))
+                }
+            })
+            .collect()
+    }
+
+    /// CTE `members`: every row that will hold a unique key touched by the remap — the remapped
+    /// rows under their new key, and existing rows already holding such a key.
+    fn members(&self, key: &[String]) -> String {
+        let k_alias = |i: usize| quote_ident(&format!("insync_k{i}"));
+        let moved_keys = self
+            .new_key_exprs(key, "t", "c.insync_value")
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS {}", k_alias(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let staying_keys = key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), k_alias(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_list = |alias: &str| {
+            (0..key.len())
+                .map(|i| format!("{alias}.{}", k_alias(i)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let measures = self
+            .merge
+            .iter()
+            .map(|(m, _)| format!("t.{q} AS {q}", q = quote_ident(m)))
+            .collect::<Vec<_>>();
+        let measures = if measures.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", measures.join(", "))
+        };
+        let target_key = format!(
+            "({})",
+            key.iter()
+                .map(|k| format!("t.{}", quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        format!(
+            "cur AS ({cur}), \
+             moved AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, true AS insync_moved, \
+                 pg_catalog.row_to_json(t) AS insync_before, t.{col}::text AS insync_old, c.insync_value::text AS insync_new, \
+                 {moved_keys}{measures} \
+               FROM {target} t JOIN cur c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}), \
+             members AS MATERIALIZED (SELECT * FROM moved UNION ALL \
+               SELECT t.ctid, {oid}, false, pg_catalog.row_to_json(t), NULL, NULL, {staying_keys}{measures} \
+                 FROM {target} t WHERE {target_key} IN (SELECT {moved_tuple} FROM moved mv) \
+                  AND NOT EXISTS (SELECT 1 FROM moved mv WHERE mv.insync_rid = t.ctid AND mv.insync_roid = {oid}))",
+            cur = self.current_rows(),
+            oid = self.tableoid(),
+            col = quote_ident(&self.column),
+            target = self.target.sql(),
+            on = self.join_condition(),
+            blocks = self.block_range(),
+            moved_tuple = key_list("mv"),
+        )
+    }
+
+    /// Unique keys that several rows would share after the remap: `$1` unused. Returns the
+    /// number of such keys and the first one as text, for the error message.
+    pub fn collisions(&self) -> String {
+        let key = self
+            .unique_key
+            .as_ref()
+            .expect("collisions need a unique key");
+        let ks = (0..key.len())
+            .map(|i| format!("m.{}", quote_ident(&format!("insync_k{i}"))))
+            .collect::<Vec<_>>();
+        format!(
+            "WITH {} SELECT pg_catalog.count(*), min(g.k) FROM (SELECT ROW({})::text AS k FROM members m \
+               GROUP BY {} HAVING pg_catalog.count(*) > 1) g",
+            self.members(key),
+            ks.join(", "),
+            ks.join(", ")
+        )
+    }
+
+    /// Remaps and merges colliding rows in one statement: each group of rows sharing a unique
+    /// key keeps one survivor (an existing row if there is one), whose measures combine the
+    /// group's; the others are deleted. `$1` = batch id, `$2` = the target's OID.
+    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged`.
+    pub fn merge_update(&self) -> String {
+        let key = self.unique_key.as_ref().expect("merge needs a unique key");
+        let k = |i: usize| quote_ident(&format!("insync_k{i}"));
+        let group_keys = (0..key.len())
+            .map(|i| format!("m.{}", k(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let combined = self
+            .merge
+            .iter()
+            .map(|(col, how)| {
+                format!(
+                    "{} AS {}",
+                    how.aggregate(&format!("m.{}", quote_ident(col))),
+                    quote_ident(col)
+                )
+            })
+            .collect::<Vec<_>>();
+        let combined = if combined.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", combined.join(", "))
+        };
+        let set_keys = key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = g.{}", quote_ident(c), k(i)))
+            .collect::<Vec<_>>();
+        let set_measures = self
+            .merge
+            .iter()
+            .map(|(c, _)| format!("{q} = g.{q}", q = quote_ident(c)))
+            .collect::<Vec<_>>();
+        let sets = set_keys
+            .into_iter()
+            .chain(set_measures)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let same_group = (0..key.len())
+            .map(|i| format!("m.{a} = g.{a}", a = k(i)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "WITH {members}, \
+             groups AS MATERIALIZED (SELECT {group_keys}, \
+                 (pg_catalog.array_agg(m.insync_rid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_rid, \
+                 (pg_catalog.array_agg(m.insync_roid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_roid{combined} \
+               FROM members m GROUP BY {group_keys}), \
+             fate AS MATERIALIZED (SELECT m.*, (m.insync_rid = g.insync_keep_rid AND m.insync_roid = g.insync_keep_roid) AS insync_keeps \
+               FROM members m JOIN groups g ON {same_group}), \
+             kept AS (UPDATE {target} t SET {sets} FROM groups g \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_keep_rid FROM groups)) AND {same_keep} \
+                 RETURNING g.insync_keep_rid, g.insync_keep_roid, pg_catalog.row_to_json(t) AS insync_after), \
+             dropped AS (DELETE FROM {target} t USING fate f \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM fate WHERE NOT insync_keeps)) \
+                   AND NOT f.insync_keeps AND {same_drop} RETURNING f.insync_rid), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, f.insync_before, \
+                        CASE WHEN f.insync_keeps THEN k.insync_after END, \
+                        CASE WHEN NOT f.insync_keeps THEN 'merged' WHEN f.insync_moved THEN 'remapped' ELSE 'merge_target' END \
+                   FROM fate f LEFT JOIN kept k ON k.insync_keep_rid = f.insync_rid AND k.insync_keep_roid = f.insync_roid \
+                 RETURNING 1) \
+             SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+               FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
+            members = self.members(key),
+            target = self.target.sql(),
+            same_keep = self.same_row("g.insync_keep_rid", "g.insync_keep_roid"),
+            same_drop = self.same_row("f.insync_rid", "f.insync_roid"),
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            key = self.key_json("f.insync_before"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sales() -> RemapPlan {
+        RemapPlan {
+            target: Relation::new("dw", "sales"),
+            column: "store_org_id".into(),
+            dimension: Relation::new("dw", "dim_store"),
+            join: vec![("store_id".into(), "store_id".into())],
+            value: "org_id".into(),
+            current: Current::Unique,
+            unique_key: None,
+            merge: vec![],
+            blocks: None,
+            partitioned: false,
+        }
+    }
+
+    #[test]
+    fn current_rows_by_policy() {
+        let mut plan = sales();
+        assert_eq!(
+            plan.current_rows(),
+            "SELECT d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d"
+        );
+        plan.current = Current::LatestBy("valid_from".into());
+        assert_eq!(
+            plan.current_rows(),
+            "SELECT DISTINCT ON (d.\"store_id\") d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d \
+             ORDER BY d.\"store_id\", d.\"valid_from\" DESC NULLS LAST"
+        );
+        plan.current = Current::Flag("is_current".into());
+        assert!(plan.current_rows().ends_with("WHERE d.\"is_current\""));
+        assert!(plan
+            .ambiguous_keys()
+            .contains("GROUP BY \"store_id\" HAVING count(*) > 1"));
+    }
+
+    #[test]
+    fn update_touches_only_differing_rows_and_quarantines_both_images() {
+        let sql = sales().update();
+        assert!(
+            sql.contains("WHERE t.\"store_org_id\" IS DISTINCT FROM c.insync_value)"),
+            "{sql}"
+        );
+        // A TID scan finds the rows to update: the target is read once.
+        assert!(
+            sql.contains(
+                "UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = c.insync_value FROM changed c \
+             WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND t.ctid = c.insync_rid"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("u.insync_before, u.insync_after, 'remapped'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("json_build_object('store_id', u.insync_before -> 'store_id')"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn batches_are_block_ranges() {
+        let mut plan = sales();
+        plan.blocks = Some((1000, 2000));
+        assert!(plan
+            .preview()
+            .contains("AND t.ctid >= '(1000,0)'::tid AND t.ctid < '(2000,0)'::tid"));
+    }
+
+    #[test]
+    fn collisions_group_remapped_and_existing_rows_by_the_new_key() {
+        let mut plan = sales();
+        plan.unique_key = Some(vec!["day".into(), "store_org_id".into()]);
+        let sql = plan.collisions();
+        assert!(
+            sql.contains("t.\"day\" AS \"insync_k0\", c.insync_value AS \"insync_k1\""),
+            "{sql}"
+        );
+        assert!(sql.contains("WHERE (t.\"day\", t.\"store_org_id\") IN (SELECT mv.\"insync_k0\", mv.\"insync_k1\" FROM moved mv)"), "{sql}");
+        assert!(sql.contains("HAVING pg_catalog.count(*) > 1"), "{sql}");
+    }
+
+    #[test]
+    fn merge_keeps_an_existing_row_and_combines_measures() {
+        let mut plan = sales();
+        plan.unique_key = Some(vec!["day".into(), "store_org_id".into()]);
+        plan.merge = vec![
+            ("amount".into(), Combine::Sum),
+            ("last_sale".into(), Combine::Last),
+        ];
+        let sql = plan.merge_update();
+        assert!(sql.contains("(pg_catalog.array_agg(m.insync_rid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_rid"), "{sql}");
+        assert!(
+            sql.contains("pg_catalog.sum(m.\"amount\") AS \"amount\""),
+            "{sql}"
+        );
+        assert!(sql.contains("(pg_catalog.array_agg(m.\"last_sale\" ORDER BY m.insync_moved, m.insync_rid))[pg_catalog.count(*)] AS \"last_sale\""), "{sql}");
+        assert!(sql.contains("SET \"day\" = g.\"insync_k0\", \"store_org_id\" = g.\"insync_k1\", \"amount\" = g.\"amount\""), "{sql}");
+        assert!(
+            sql.contains("'merged' WHEN f.insync_moved THEN 'remapped' ELSE 'merge_target'"),
+            "{sql}"
+        );
+        assert_eq!(Combine::parse("avg"), None);
+    }
+}

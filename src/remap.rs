@@ -1,0 +1,369 @@
+//! remap_dimension: set a denormalized column of a fact or aggregate table to the dimension's
+//! current value, merging rows that collide on a unique key, with every before-image kept.
+
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::remap::{Combine, Current, RemapPlan};
+use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use crate::settings::without_jit;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+const FUNCTION: &str = "remap_dimension";
+
+/// How the caller wants the remap done.
+#[derive(Debug, Clone, Default)]
+pub struct RemapOptions {
+    pub current_by: Option<String>,
+    pub current_flag: Option<String>,
+    pub merge: Option<serde_json::Value>,
+    pub dry_run: bool,
+    pub blocks: Option<(i64, i64)>,
+    pub batch_id: Option<i64>,
+}
+
+/// One line of the result: one (old value, new value) pair.
+pub struct RemapLine {
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub rows_changed: i64,
+    pub rows_merged: i64,
+    pub rows_examined: Option<i64>,
+    pub batch_id: Option<i64>,
+}
+
+fn column<'a>(
+    cols: &'a [ColumnInfo],
+    name: &str,
+    what: &str,
+    rel: &RelationInfo,
+) -> SyncResult<&'a ColumnInfo> {
+    cols.iter().find(|c| c.name == name).ok_or_else(|| {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!(
+                "{FUNCTION}: {what} column \"{name}\" does not exist in {}",
+                rel.display()
+            ),
+            "Column names are case-sensitive: give them exactly as stored, without quotes.",
+        )
+    })
+}
+
+/// The target's first valid, non-partial unique index on plain columns that includes `column`.
+fn unique_key_with(target: pg_sys::Oid, column: &str) -> SyncResult<Option<Vec<String>>> {
+    Spi::get_one_with_args::<Vec<String>>(
+        "SELECT (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+                   FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord) \
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) \
+           FROM pg_catalog.pg_index i \
+          WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid \
+                         AND a.attname = $2 AND a.attnum = ANY (i.indkey::int2[])) \
+          ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1",
+        &[target.into(), column.into()],
+    )
+    .or_else(|_| Ok::<_, pgrx::spi::Error>(None))
+    .context("reading pg_index")
+}
+
+fn privilege(rel: &RelationInfo, privilege: &str) -> SyncResult<()> {
+    let ok = Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.has_table_privilege($1, $2)",
+        &[rel.oid.into(), privilege.into()],
+    )
+    .context("checking privileges")?
+    .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "permission denied to remap {} ({FUNCTION} needs {privilege})",
+                rel.display()
+            ),
+            "dry_run => true shows what would change with SELECT alone.",
+        ))
+    }
+}
+
+/// Rows read from the target in this transaction so far (all its partitions).
+fn rows_read(target: pg_sys::Oid) -> SyncResult<Option<i64>> {
+    Spi::get_one_with_args::<i64>(
+        "SELECT CASE WHEN pg_catalog.current_setting('track_counts')::bool THEN \
+                coalesce((SELECT sum(pg_catalog.pg_stat_get_xact_tuples_returned(p.relid))::bigint \
+                            FROM pg_catalog.pg_partition_tree($1) p WHERE p.isleaf), \
+                         pg_catalog.pg_stat_get_xact_tuples_returned($1)) END",
+        &[target.into()],
+    )
+    .context("reading table statistics")
+}
+
+/// Validates everything and builds the plan; nothing is written.
+fn build(
+    target: &str,
+    column_name: &str,
+    dimension: &str,
+    join_on: &[String],
+    value: &str,
+    opts: &RemapOptions,
+) -> SyncResult<(RemapPlan, RelationInfo)> {
+    let t = resolve::lookup_table(target, FUNCTION)?;
+    if !t.is_table() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{FUNCTION}: target \"{}\" is not a table", t.display()),
+        ));
+    }
+    let d = resolve::lookup_table(dimension, FUNCTION)?;
+    let tcols = columns_of(t.oid)?;
+    let dcols = columns_of(d.oid)?;
+    let target_col = column(&tcols, column_name, "target", &t)?;
+    if join_on.is_empty() {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "{FUNCTION} needs join_on columns matching {} to {}",
+                t.display(),
+                d.display()
+            ),
+        ));
+    }
+    let mut join = Vec::new();
+    for pair in join_on {
+        let (tc, dc) = pair
+            .split_once('=')
+            .map(|(a, b)| (a.trim(), b.trim()))
+            .unwrap_or((pair.as_str(), pair.as_str()));
+        let tcol = column(&tcols, tc, "join", &t)?;
+        let dcol = column(&dcols, dc, "join", &d)?;
+        if tcol.type_oid != dcol.type_oid {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "{FUNCTION}: join columns differ in type: {}.{} is {}, {}.{} is {}",
+                    t.relation.name,
+                    tcol.name,
+                    tcol.type_name,
+                    d.relation.name,
+                    dcol.name,
+                    dcol.type_name
+                ),
+            ));
+        }
+        join.push((tc.to_string(), dc.to_string()));
+    }
+    let value_col = column(&dcols, value, "value", &d)?;
+    let (from, to) = (value_col.type_oid, target_col.type_oid);
+    // SAFETY: two valid type OIDs, one argument.
+    let assignable = unsafe {
+        pg_sys::can_coerce_type(1, &from, &to, pg_sys::CoercionContext::COERCION_ASSIGNMENT)
+    };
+    if !assignable {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "{FUNCTION}: value column \"{}\" of {} ({}) cannot be assigned to \"{}\" of {} ({})",
+                value_col.name,
+                d.display(),
+                value_col.type_name,
+                target_col.name,
+                t.display(),
+                target_col.type_name
+            ),
+        ));
+    }
+    let current = match (&opts.current_by, &opts.current_flag) {
+        (Some(_), Some(_)) => {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{FUNCTION}: give current_by or current_flag, not both"),
+            ))
+        }
+        (Some(by), None) => Current::LatestBy(column(&dcols, by, "current_by", &d)?.name.clone()),
+        (None, Some(flag)) => {
+            let c = column(&dcols, flag, "current_flag", &d)?;
+            if c.type_name != "boolean" {
+                return Err(error(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    format!(
+                        "{FUNCTION}: current_flag column \"{flag}\" of {} is {}, not boolean",
+                        d.display(),
+                        c.type_name
+                    ),
+                ));
+            }
+            Current::Flag(flag.clone())
+        }
+        (None, None) => Current::Unique,
+    };
+    let unique_key = unique_key_with(t.oid, column_name)?;
+    let mut merge = Vec::new();
+    if let Some(spec) = &opts.merge {
+        let object = spec.as_object().ok_or_else(|| {
+            error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{FUNCTION}: merge must be a JSON object of measure columns"),
+                "For example merge => '{\"amount\": \"sum\", \"orders\": \"sum\", \"max_ticket\": \"max\"}'.",
+            )
+        })?;
+        for (measure, how) in object {
+            column(&tcols, measure, "merge", &t)?;
+            if measure == column_name || unique_key.as_ref().is_some_and(|k| k.contains(measure)) {
+                return Err(error(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{FUNCTION}: merge column \"{measure}\" is part of the key and cannot be combined"),
+                ));
+            }
+            let combine = how.as_str().and_then(Combine::parse).ok_or_else(|| {
+                error_with_hint(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{FUNCTION}: merge of \"{measure}\" must be sum, min, max or last, not {how}"),
+                    "For example merge => '{\"amount\": \"sum\"}'.",
+                )
+            })?;
+            merge.push((measure.clone(), combine));
+        }
+    }
+    let plan = RemapPlan {
+        target: t.relation.clone(),
+        column: column_name.to_string(),
+        dimension: d.relation.clone(),
+        join,
+        value: value.to_string(),
+        current,
+        unique_key,
+        merge,
+        blocks: opts.blocks,
+        partitioned: t.kind == 'p',
+    };
+    let ambiguous = Spi::get_one::<i64>(&plan.ambiguous_keys())
+        .context("checking the dimension")?
+        .unwrap_or(0);
+    if ambiguous > 0 {
+        let keys = plan
+            .join
+            .iter()
+            .map(|(_, d)| d.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
+            format!("{FUNCTION}: dimension {} has several current rows for {ambiguous} values of ({keys})", d.display()),
+            "Say which row is current: current_by => 'valid_from' (latest wins) or current_flag => 'is_current'.",
+        ));
+    }
+    Ok((plan, t))
+}
+
+/// Remaps (or, with dry_run, previews) `target.column` from the dimension's current value.
+pub fn remap(
+    target: &str,
+    column_name: &str,
+    dimension: &str,
+    join_on: &[String],
+    value: &str,
+    opts: &RemapOptions,
+) -> SyncResult<Vec<RemapLine>> {
+    let (plan, t) = build(target, column_name, dimension, join_on, value, opts)?;
+    if !opts.dry_run {
+        privilege(&t, "UPDATE")?;
+        if !plan.merge.is_empty() {
+            privilege(&t, "DELETE")?;
+        }
+    }
+    let collisions = match &plan.unique_key {
+        Some(key) => {
+            let (count, example) = without_jit(|| Spi::get_two::<i64, String>(&plan.collisions()))
+                .context("checking for collisions")?;
+            let count = count.unwrap_or(0);
+            if count > 0 && plan.merge.is_empty() && !opts.dry_run {
+                return Err(error_with_hint(
+                    PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+                    format!(
+                        "{FUNCTION}: after the remap {count} keys ({}) of {} would hold several rows, e.g. {}; nothing was changed",
+                        key.join(", "),
+                        t.display(),
+                        example.unwrap_or_default()
+                    ),
+                    "Say how each measure combines, e.g. merge => '{\"amount\": \"sum\", \"orders\": \"sum\"}'.",
+                ));
+            }
+            if count > 0 && opts.dry_run {
+                pgrx::notice!(
+                    "{FUNCTION}: {count} keys ({}) of {} would collide and need merge",
+                    key.join(", "),
+                    t.display()
+                );
+            }
+            count
+        }
+        None => 0,
+    };
+    let batch_id = if opts.dry_run {
+        None
+    } else {
+        match opts.batch_id {
+            Some(b) => Some(b),
+            None => Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
+                .context("drawing a batch id")?,
+        }
+    };
+    // Rows examined = target rows the remap statement itself reads (table statistics).
+    let read_before = rows_read(t.oid)?;
+    let (sql, args): (String, Vec<pgrx::datum::DatumWithOid>) = if opts.dry_run {
+        (plan.preview(), vec![])
+    } else if collisions > 0 {
+        (plan.merge_update(), vec![batch_id.into(), t.oid.into()])
+    } else {
+        (plan.update(), vec![batch_id.into(), t.oid.into()])
+    };
+    let pairs = without_jit(|| {
+        Spi::connect_mut(|client| {
+            let rows = client.update(sql.as_str(), None, &args)?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?.unwrap_or(0),
+                        if opts.dry_run {
+                            0
+                        } else {
+                            r.get::<i64>(4)?.unwrap_or(0)
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        })
+    })
+    .context("remapping")?;
+    let examined = match (read_before, rows_read(t.oid)?) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    let mut lines: Vec<RemapLine> = pairs
+        .into_iter()
+        .map(
+            |(old_value, new_value, rows_changed, rows_merged)| RemapLine {
+                old_value,
+                new_value,
+                rows_changed,
+                rows_merged,
+                rows_examined: examined,
+                batch_id,
+            },
+        )
+        .collect();
+    if lines.is_empty() {
+        lines.push(RemapLine {
+            old_value: None,
+            new_value: None,
+            rows_changed: 0,
+            rows_merged: 0,
+            rows_examined: examined,
+            batch_id,
+        });
+    }
+    Ok(lines)
+}
