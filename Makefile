@@ -35,6 +35,7 @@ test: test-unit test-pg test-regress
 bench: install
 	bash bench/incremental.sh
 	bash bench/dedup.sh
+	bash bench/remap.sh
 
 lint:
 	cargo fmt --check

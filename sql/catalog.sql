@@ -139,26 +139,31 @@ CREATE SEQUENCE insync.quarantine_batch_seq;
 COMMENT ON SEQUENCE insync.quarantine_batch_seq IS 'Batch ids: one per dedup_table call';
 GRANT USAGE ON SEQUENCE insync.quarantine_batch_seq TO PUBLIC;
 CREATE TABLE insync.quarantine (
-    quarantine_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    quarantine_id  bigint GENERATED ALWAYS AS IDENTITY,
     batch_id       bigint NOT NULL,
     table_oid      regclass NOT NULL,
     table_name     text NOT NULL,
     key            jsonb NOT NULL,
     row_data       json NOT NULL,
     after_data     json,
+    changed_column text,
     reason         text NOT NULL,
     removed_at     timestamptz NOT NULL DEFAULT now(),
     removed_by     regrole NOT NULL DEFAULT current_user::regrole,
     restored_at    timestamptz
 );
-CREATE INDEX quarantine_batch ON insync.quarantine (batch_id);
+-- Batch ids grow with insertion order, so a BRIN index finds a batch at almost no write cost
+-- (a remap can quarantine hundreds of thousands of rows; B-tree upkeep doubled its cost).
+CREATE INDEX quarantine_batch ON insync.quarantine USING brin (batch_id);
 COMMENT ON TABLE insync.quarantine IS 'Before-image of every row removed by dedup_table or changed/merged by remap_dimension, written in the same transaction';
+COMMENT ON COLUMN insync.quarantine.quarantine_id IS 'Order in which rows were quarantined';
 COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table or remap_dimension call; restore_quarantine(batch_id) undoes it';
 COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
 COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
 COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
 COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte)';
-COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows changed in place (remap_dimension): the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge: the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the only column the remap changed, so an undo finds the row by the rest';
 COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table call removed the row';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';

@@ -235,7 +235,7 @@ pub fn find_duplicates(
     let mut opts = opts.clone();
     opts.keep = Some("first".into());
     let plan = build_plan(&t, keys, &opts, "find_duplicates")?;
-    crate::settings::without_jit(|| {
+    crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
             rows.into_iter()
@@ -264,7 +264,7 @@ pub fn summary(
     let mut opts = opts.clone();
     opts.keep = Some("first".into());
     let plan = build_plan(&t, keys, &opts, "duplicate_summary")?;
-    crate::settings::without_jit(|| {
+    crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.summary().as_str(), None, &[])?;
             rows.into_iter()
@@ -311,7 +311,7 @@ pub fn dedup_table(
     let batch_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
         .context("drawing a batch id")?
         .unwrap_or_default();
-    let lines = crate::settings::without_jit(|| {
+    let lines = crate::settings::bulk(|| {
         Spi::connect_mut(|client| {
             let rows = client.update(
                 plan.dedup(opts.dry_run).as_str(),

@@ -156,7 +156,7 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
                 _ => vec![low.clone().into(), high.clone().into()],
             }
         };
-        let (read, null_keys, deleted, inserted, updated) = crate::settings::without_jit(|| {
+        let (read, null_keys, deleted, inserted, updated) = crate::settings::bulk(|| {
             Spi::connect_mut(|client| {
                 let args = args();
                 let row = client.update(statement.as_str(), None, &args)?.first();

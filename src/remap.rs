@@ -4,7 +4,7 @@
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::remap::{Combine, Current, RemapPlan};
 use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
-use crate::settings::without_jit;
+use crate::settings::bulk;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -274,7 +274,7 @@ pub fn remap(
     }
     let collisions = match &plan.unique_key {
         Some(key) => {
-            let (count, example) = without_jit(|| Spi::get_two::<i64, String>(&plan.collisions()))
+            let (count, example) = bulk(|| Spi::get_two::<i64, String>(&plan.collisions()))
                 .context("checking for collisions")?;
             let count = count.unwrap_or(0);
             if count > 0 && plan.merge.is_empty() && !opts.dry_run {
@@ -318,7 +318,7 @@ pub fn remap(
     } else {
         (plan.update(), vec![batch_id.into(), t.oid.into()])
     };
-    let pairs = without_jit(|| {
+    let pairs = bulk(|| {
         Spi::connect_mut(|client| {
             let rows = client.update(sql.as_str(), None, &args)?;
             rows.into_iter()

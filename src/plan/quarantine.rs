@@ -3,16 +3,23 @@
 
 use super::{quote_ident, Relation};
 
-/// Deletes the rows a batch left behind (`$1` = batch id). Returns how many distinct
-/// after-images the batch recorded and how many rows matched them, so the caller can refuse an
+/// Deletes the rows a batch left behind (`$1` = batch id): rows a merge rewrote, found by
+/// their after-image, and rows a remap changed in one column, found by everything else.
+/// Returns how many rows the batch recorded and how many matched, so the caller can refuse an
 /// undo that would not be exact (rows changed since, or ambiguous copies).
 pub fn remove_after_images(table: &Relation) -> String {
     format!(
-        "WITH wanted AS (SELECT DISTINCT q.after_data::text AS image FROM insync.quarantine q \
-                          WHERE q.batch_id = $1 AND q.restored_at IS NULL AND q.after_data IS NOT NULL), \
-              gone AS (DELETE FROM {t} t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM wanted) \
-                       RETURNING pg_catalog.row_to_json(t)::text AS image) \
-         SELECT (SELECT pg_catalog.count(*) FROM wanted), (SELECT pg_catalog.count(*) FROM gone)",
+        "WITH rewritten AS (SELECT DISTINCT q.after_data::text AS image FROM insync.quarantine q \
+                             WHERE q.batch_id = $1 AND q.restored_at IS NULL AND q.after_data IS NOT NULL), \
+              remapped AS (SELECT q.row_data::jsonb - q.changed_column AS image, q.changed_column AS col \
+                             FROM insync.quarantine q \
+                            WHERE q.batch_id = $1 AND q.restored_at IS NULL AND q.changed_column IS NOT NULL), \
+              gone AS (DELETE FROM {t} t \
+                        WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM rewritten) \
+                           OR (pg_catalog.to_jsonb(t) - (SELECT min(col) FROM remapped)) IN (SELECT image FROM remapped) \
+                       RETURNING 1) \
+         SELECT (SELECT pg_catalog.count(*) FROM rewritten) + (SELECT pg_catalog.count(*) FROM remapped), \
+                (SELECT pg_catalog.count(*) FROM gone)",
         t = table.sql()
     )
 }
@@ -46,8 +53,10 @@ mod tests {
     #[test]
     fn after_images_are_matched_by_their_json_text() {
         let sql = remove_after_images(&Relation::new("dw", "sales"));
-        assert!(sql.contains("DELETE FROM \"dw\".\"sales\" t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM wanted)"), "{sql}");
+        assert!(sql.contains("DELETE FROM \"dw\".\"sales\" t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM rewritten)"), "{sql}");
         assert!(sql.contains("q.after_data IS NOT NULL"), "{sql}");
+        // A remapped row is found by every column but the one the remap changed.
+        assert!(sql.contains("(pg_catalog.to_jsonb(t) - (SELECT min(col) FROM remapped)) IN (SELECT image FROM remapped)"), "{sql}");
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl RemapPlan {
         let col = format!("t.{}", quote_ident(&self.column));
         format!(
             "cur AS ({cur}), \
-             changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, pg_catalog.row_to_json(t) AS insync_before, \
+             changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
                  {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
             cur = self.current_rows(),
@@ -160,20 +160,28 @@ impl RemapPlan {
 
     /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
     /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
+    ///
+    /// Only the changed rows' before-images are built (fetched by TID, in the statement's
+    /// snapshot, i.e. before the update). A remapped row differs from its before-image only in
+    /// the remapped column, which the quarantine records so an undo can find the row again.
     pub fn update(&self) -> String {
         format!(
             "WITH {changed}, \
-             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
+             imaged AS MATERIALIZED (SELECT c.*, pg_catalog.row_to_json(x.t) AS insync_before \
+               FROM changed c CROSS JOIN LATERAL (SELECT t FROM {target} t WHERE {same_before} OFFSET 0) x), \
+             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM imaged c \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
-                 RETURNING c.insync_before, pg_catalog.row_to_json(t) AS insync_after, c.insync_old, c.insync_new), \
-             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason) \
-                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, u.insync_after, 'remapped' \
+                 RETURNING c.insync_before, c.insync_old, c.insync_new), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped' \
                    FROM updated u RETURNING 1) \
              SELECT u.insync_old, u.insync_new, pg_catalog.count(*), 0::bigint FROM updated u GROUP BY 1, 2 ORDER BY 1, 2",
             changed = self.changed(),
             target = self.target.sql(),
             col = quote_ident(&self.column),
+            col_literal = quote_literal(&self.column),
             same = self.same_row("c.insync_rid", "c.insync_roid"),
+            same_before = self.same_row("c.insync_rid", "c.insync_roid"),
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
             key = self.key_json("u.insync_before"),
         )
@@ -410,19 +418,22 @@ mod tests {
         // A TID scan finds the rows to update: the target is read once.
         assert!(
             sql.contains(
-                "UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = c.insync_value FROM changed c \
+                "UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = c.insync_value FROM imaged c \
              WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND t.ctid = c.insync_rid"
             ),
             "{sql}"
         );
         assert!(
-            sql.contains("u.insync_before, u.insync_after, 'remapped'"),
+            sql.contains("u.insync_before, 'store_org_id', 'remapped'"),
             "{sql}"
         );
         assert!(
             sql.contains("json_build_object('store_id', u.insync_before -> 'store_id')"),
             "{sql}"
         );
+        // Before-images only for changed rows, by TID; no whole-row read of the full table.
+        assert!(sql.contains("CROSS JOIN LATERAL (SELECT t FROM \"dw\".\"sales\" t WHERE t.ctid = c.insync_rid OFFSET 0) x"), "{sql}");
+        assert!(!sql.contains("row_to_json(t)"), "{sql}");
     }
 
     #[test]
