@@ -20,6 +20,7 @@ CREATE TABLE insync.jobs (
     source_filter      text,
     lookback           text,
     columns            text[],
+    lookups            jsonb,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     CHECK ((watermark_column IS NULL) = (watermark_type IS NULL)),
@@ -39,6 +40,7 @@ COMMENT ON COLUMN insync.jobs.watermark_relation IS 'Related table that holds th
 COMMENT ON COLUMN insync.jobs.watermark_join IS 'Join from source to watermark_relation: [{"source": col, "related": col}, ...]';
 COMMENT ON COLUMN insync.jobs.source_filter IS 'Boolean SQL expression over source columns restricting what the job reads';
 COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark: an interval for time watermarks, a number for integer ones';
+COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (

@@ -77,6 +77,7 @@ fn sync_define(
     source_filter: default!(Option<String>, "NULL"),
     lookback: default!(Option<String>, "NULL"),
     columns: default!(Option<Vec<String>>, "NULL"),
+    lookups: default!(Option<pgrx::JsonB>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -103,6 +104,7 @@ fn sync_define(
         source_filter,
         lookback,
         columns,
+        lookups: lookups.map(|l| l.0),
     };
     jobs::define(job_name, spec).map(job_row)
 }
@@ -123,6 +125,7 @@ fn sync_alter(
     source_filter: default!(Option<String>, "NULL"),
     lookback: default!(Option<String>, "NULL"),
     columns: default!(Option<Vec<String>>, "NULL"),
+    lookups: default!(Option<pgrx::JsonB>, "NULL"),
     reset_watermark: default!(bool, false),
 ) -> Result<
     TableIterator<
@@ -150,6 +153,7 @@ fn sync_alter(
         source_filter,
         lookback,
         columns,
+        lookups: lookups.map(|l| l.0),
     };
     jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
 }

@@ -69,6 +69,27 @@ pub struct Job {
     pub source_filter: Option<String>,
     pub lookback: Option<String>,
     pub columns: Option<Vec<String>>,
+    pub lookups: Option<Vec<LookupDef>>,
+}
+
+/// A dimension lookup as stored in `insync.jobs.lookups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupDef {
+    pub column: String,
+    pub dimension: u32,
+    pub join: Vec<LookupJoin>,
+    pub value: String,
+    #[serde(default)]
+    pub current_by: Option<String>,
+    #[serde(default)]
+    pub current_flag: Option<String>,
+}
+
+/// One `source = dimension` column pair of a lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupJoin {
+    pub source: String,
+    pub dimension: String,
 }
 
 /// One `source = related` column pair of a related-table watermark.
@@ -95,7 +116,7 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
                 .select(
                     "SELECT job_id, job_name, owner::oid, owner::text, source::oid, target::oid, key_columns, mode, \
                             watermark_column, watermark_type::oid, watermark_relation::oid, watermark_join::text, \
-                            source_filter, lookback, columns \
+                            source_filter, lookback, columns, lookups::text \
                        FROM insync.jobs WHERE job_name = $1",
                     None,
                     &[name.into()],
@@ -134,6 +155,17 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
                 source_filter: row.get(13).context("source_filter")?,
                 lookback: row.get(14).context("lookback")?,
                 columns: row.get(15).context("columns")?,
+                lookups: row
+                    .get::<String>(16)
+                    .context("lookups")?
+                    .map(|l| serde_json::from_str(&l))
+                    .transpose()
+                    .map_err(|e| {
+                        error(
+                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                            format!("lookups of job \"{name}\": {e}"),
+                        )
+                    })?,
             }))
         })
     })?;
@@ -169,6 +201,10 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
         .watermark_join
         .as_ref()
         .map(|j| serde_json::to_string(j).expect("join pairs serialize"));
+    let lookups = job
+        .lookups
+        .as_ref()
+        .map(|l| serde_json::to_string(l).expect("lookups serialize"));
     let args: Vec<DatumWithOid> = vec![
         job.name.clone().into(),
         job.owner.into(),
@@ -184,15 +220,16 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
         job.lookback.clone().into(),
         job.columns.clone().into(),
         job.job_id.into(),
+        lookups.into(),
     ];
     as_catalog_owner(|| {
         if is_new {
             Spi::run_with_args(
                 "INSERT INTO insync.jobs (job_name, owner, source, target, key_columns, mode, watermark_column, \
-                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns) \
+                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns, lookups) \
                  VALUES ($1, $2::oid::regrole, $3::oid::regclass, $4::oid::regclass, $5, $6, $7, $8::oid::regtype, \
-                        $9::oid::regclass, $10::jsonb, $11, $12, $13)",
-                &args[..13],
+                        $9::oid::regclass, $10::jsonb, $11, $12, $13, $15::jsonb)",
+                &args,
             )
             .context("inserting into insync.jobs")?;
             Spi::run_with_args(
@@ -212,7 +249,7 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
                 "UPDATE insync.jobs SET job_name = $1, source = $3::oid::regclass, target = $4::oid::regclass, \
                         key_columns = $5, mode = $6, watermark_column = $7, watermark_type = $8::oid::regtype, \
                         watermark_relation = $9::oid::regclass, watermark_join = $10::jsonb, source_filter = $11, \
-                        lookback = $12, columns = $13, updated_at = now() \
+                        lookback = $12, columns = $13, lookups = $15::jsonb, updated_at = now() \
                   WHERE job_id = $14 AND owner = $2::oid::regrole",
                 &args,
             )

@@ -2,7 +2,7 @@
 //! the job is resolved against the live catalog and its statements are planned (EXPLAIN), so
 //! a job that is saved is a job that can run.
 
-use crate::catalog::{self, Job, JoinPair};
+use crate::catalog::{self, Job, JoinPair, LookupDef, LookupJoin};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::{RunKind, Window};
 use crate::resolve::{self, lookup_relation};
@@ -24,6 +24,7 @@ pub struct JobSpec {
     pub source_filter: Option<String>,
     pub lookback: Option<String>,
     pub columns: Option<Vec<String>>,
+    pub lookups: Option<serde_json::Value>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -198,7 +199,69 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };
     }
+    if let Some(l) = spec.lookups {
+        job.lookups = parse_lookups(&name, &l)?;
+    }
     Ok(())
+}
+
+/// `[{"column": "store_org_id", "dimension": "dw.dim_store", "join_on": ["store_id"],
+///    "value": "org_id", "current_by": "valid_from"}]`; `[]` clears the lookups.
+fn parse_lookups(job: &str, spec: &serde_json::Value) -> SyncResult<Option<Vec<LookupDef>>> {
+    let invalid = |what: String| {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("lookups of sync job \"{job}\": {what}"),
+            "Example: lookups => '[{\"column\": \"store_org_id\", \"dimension\": \"dw.dim_store\", \
+             \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"current_by\": \"valid_from\"}]'.",
+        )
+    };
+    let items = spec
+        .as_array()
+        .ok_or_else(|| invalid("must be a JSON array".into()))?;
+    let text = |item: &serde_json::Value, field: &str| {
+        item.get(field).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let column =
+            text(item, "column").ok_or_else(|| invalid("each lookup needs \"column\"".into()))?;
+        let dimension = text(item, "dimension")
+            .ok_or_else(|| invalid(format!("lookup of \"{column}\" needs \"dimension\"")))?;
+        let value = text(item, "value")
+            .ok_or_else(|| invalid(format!("lookup of \"{column}\" needs \"value\"")))?;
+        let join = item
+            .get("join_on")
+            .and_then(|j| j.as_array())
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "lookup of \"{column}\" needs \"join_on\", a list of columns"
+                ))
+            })?
+            .iter()
+            .map(|p| {
+                let p = p
+                    .as_str()
+                    .ok_or_else(|| invalid("join_on entries must be strings".into()))?;
+                let (s, d) = p.split_once('=').unwrap_or((p, p));
+                Ok(LookupJoin {
+                    source: s.trim().into(),
+                    dimension: d.trim().into(),
+                })
+            })
+            .collect::<SyncResult<Vec<_>>>()?;
+        let dimension = lookup_relation(&dimension, "dimension", job)?.oid.to_u32();
+        out.push(LookupDef {
+            column,
+            dimension,
+            join,
+            value,
+            current_by: text(item, "current_by"),
+            current_flag: text(item, "current_flag"),
+        });
+    }
+    Ok(if out.is_empty() { None } else { Some(out) })
 }
 
 /// `{order_id}` (same name on both sides) or `{line_order_id=order_id}` (source=related).

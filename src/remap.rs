@@ -52,17 +52,16 @@ fn column<'a>(
 /// The target's first valid, non-partial unique index on plain columns that includes `column`.
 fn unique_key_with(target: pg_sys::Oid, column: &str) -> SyncResult<Option<Vec<String>>> {
     Spi::get_one_with_args::<Vec<String>>(
-        "SELECT (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+        "SELECT (SELECT (SELECT array_agg(a.attname::text ORDER BY k.ord) \
                    FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord) \
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) \
            FROM pg_catalog.pg_index i \
           WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
             AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid \
                          AND a.attname = $2 AND a.attnum = ANY (i.indkey::int2[])) \
-          ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1",
+          ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1)",
         &[target.into(), column.into()],
     )
-    .or_else(|_| Ok::<_, pgrx::spi::Error>(None))
     .context("reading pg_index")
 }
 

@@ -4,6 +4,8 @@
 
 use crate::catalog::Job;
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::remap::Current;
+use crate::plan::Lookup;
 use crate::plan::{
     Column, MergeStrategy, RelatedWatermark, Relation, SyncPlan, Watermark, WatermarkKind,
 };
@@ -296,6 +298,8 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             .collect(),
     };
 
+    let columns = apply_lookups(job, &source, &source_cols, &target, &target_cols, columns)?;
+
     let watermark = match &job.watermark_column {
         None => None,
         Some(wm_col) => {
@@ -396,6 +400,108 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
         target,
         watermark_table,
     })
+}
+
+/// Adds (or replaces) the columns a job fills from a dimension's current value.
+fn apply_lookups(
+    job: &Job,
+    source: &RelationInfo,
+    source_cols: &[ColumnInfo],
+    target: &RelationInfo,
+    target_cols: &[ColumnInfo],
+    mut columns: Vec<Column>,
+) -> SyncResult<Vec<Column>> {
+    let name = job.name.as_str();
+    for def in job.lookups.iter().flatten() {
+        let dim = relation_info(pg_sys::Oid::from(def.dimension), "dimension", name)?;
+        let dim_cols = columns_of(dim.oid)?;
+        let target_col = find(target_cols, &def.column)
+            .ok_or_else(|| missing_column(name, "lookup", &def.column, target))?;
+        if job.keys.contains(&def.column) {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "key column \"{}\" of sync job \"{name}\" cannot be filled by a lookup",
+                    def.column
+                ),
+            ));
+        }
+        let mut join = Vec::new();
+        for pair in &def.join {
+            let s = find(source_cols, &pair.source)
+                .ok_or_else(|| missing_column(name, "lookup join", &pair.source, source))?;
+            let d = find(&dim_cols, &pair.dimension)
+                .ok_or_else(|| missing_column(name, "lookup join", &pair.dimension, &dim))?;
+            if s.type_oid != d.type_oid {
+                return Err(error(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    format!(
+                        "lookup join columns of sync job \"{name}\" differ in type: {}.{} is {}, {}.{} is {}",
+                        source.relation.name, s.name, s.type_name, dim.relation.name, d.name, d.type_name
+                    ),
+                ));
+            }
+            join.push((pair.source.clone(), pair.dimension.clone()));
+        }
+        let value = find(&dim_cols, &def.value)
+            .ok_or_else(|| missing_column(name, "lookup value", &def.value, &dim))?;
+        let (from, to) = (value.type_oid, target_col.type_oid);
+        // SAFETY: two valid type OIDs, one argument.
+        if !unsafe {
+            pg_sys::can_coerce_type(1, &from, &to, pg_sys::CoercionContext::COERCION_ASSIGNMENT)
+        } {
+            return Err(error(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "lookup of sync job \"{name}\": {}.{} ({}) cannot be assigned to {}.{} ({})",
+                    dim.relation.name,
+                    value.name,
+                    value.type_name,
+                    target.relation.name,
+                    target_col.name,
+                    target_col.type_name
+                ),
+            ));
+        }
+        let current = match (&def.current_by, &def.current_flag) {
+            (Some(by), _) => {
+                find(&dim_cols, by)
+                    .ok_or_else(|| missing_column(name, "lookup current_by", by, &dim))?;
+                Current::LatestBy(by.clone())
+            }
+            (None, Some(flag)) => {
+                find(&dim_cols, flag)
+                    .ok_or_else(|| missing_column(name, "lookup current_flag", flag, &dim))?;
+                Current::Flag(flag.clone())
+            }
+            (None, None) => Current::Unique,
+        };
+        let lookup = Lookup {
+            dimension: dim.relation.clone(),
+            join,
+            value: def.value.clone(),
+            current,
+        };
+        let ambiguous = Spi::get_one::<i64>(&lookup.ambiguous_keys())
+            .context("checking the lookup dimension")?
+            .unwrap_or(0);
+        if ambiguous > 0 {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
+                format!(
+                    "lookup of \"{}\" in sync job \"{name}\": dimension {} has several current rows for {ambiguous} keys",
+                    def.column,
+                    dim.display()
+                ),
+                "Say which row is current with \"current_by\" (latest wins) or \"current_flag\".",
+            ));
+        }
+        columns.retain(|c| c.name != def.column);
+        let mut column = column_of(target_col);
+        column.lookup = Some(lookup);
+        columns.push(column);
+    }
+    Ok(columns)
 }
 
 fn column_of(c: &ColumnInfo) -> Column {

@@ -47,6 +47,66 @@ impl Relation {
 pub struct Column {
     pub name: String,
     pub comparable: bool,
+    /// Where a sync reads the column from, when not the source column of the same name: a
+    /// dimension lookup (see [`Lookup`]).
+    pub lookup: Option<Lookup>,
+}
+
+/// A sync column filled from a dimension's current value while loading, e.g. a fact's
+/// `store_org_id` from `dim_store.org_id` joined on `store_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub dimension: Relation,
+    /// (source column, dimension column) pairs.
+    pub join: Vec<(String, String)>,
+    pub value: String,
+    pub current: remap::Current,
+}
+
+impl Lookup {
+    /// Join keys for which the dimension cannot name one current row (no ordering column).
+    pub fn ambiguous_keys(&self) -> String {
+        let keys = self
+            .join
+            .iter()
+            .map(|(_, d)| format!("d.{}", quote_ident(d)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = match &self.current {
+            remap::Current::Flag(f) => format!(" WHERE d.{}", quote_ident(f)),
+            _ => String::new(),
+        };
+        match &self.current {
+            remap::Current::LatestBy(_) => "SELECT 0::bigint".to_string(),
+            _ => format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {} d{filter} GROUP BY {keys} HAVING count(*) > 1) x",
+                self.dimension.sql()
+            ),
+        }
+    }
+
+    /// A correlated subquery over the source row `s`: the dimension's current value.
+    fn expr(&self) -> String {
+        let on = self
+            .join
+            .iter()
+            .map(|(s, d)| format!("d.{} = s.{}", quote_ident(d), quote_ident(s)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let (filter, order) = match &self.current {
+            remap::Current::Unique => (String::new(), String::new()),
+            remap::Current::Flag(f) => (format!(" AND d.{}", quote_ident(f)), String::new()),
+            remap::Current::LatestBy(c) => (
+                String::new(),
+                format!(" ORDER BY d.{} DESC NULLS LAST", quote_ident(c)),
+            ),
+        };
+        format!(
+            "(SELECT d.{} FROM {} d WHERE {on}{filter}{order} LIMIT 1)",
+            quote_ident(&self.value),
+            self.dimension.sql()
+        )
+    }
 }
 
 impl Column {
@@ -54,12 +114,14 @@ impl Column {
         Column {
             name: name.into(),
             comparable: true,
+            lookup: None,
         }
     }
     pub fn without_equality(name: &str) -> Self {
         Column {
             name: name.into(),
             comparable: false,
+            lookup: None,
         }
     }
     /// The column as an expression that can be compared with IS DISTINCT FROM.
@@ -265,6 +327,18 @@ impl SyncPlan {
             .join(", ")
     }
 
+    /// The select list of a source read: source columns, or their dimension lookups.
+    fn source_select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| match &c.lookup {
+                Some(l) => format!("{} AS {}", l.expr(), quote_ident(&c.name)),
+                None => format!("s.{}", quote_ident(&c.name)),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn non_key_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| !self.keys.contains(&c.name))
     }
@@ -337,7 +411,7 @@ impl SyncPlan {
         write!(
             sql,
             "{} FROM {}",
-            self.column_list(Some("s")),
+            self.source_select_list(),
             self.source_from()
         )
         .unwrap();
@@ -676,6 +750,30 @@ mod tests {
             sql.starts_with("WITH src AS MATERIALIZED (SELECT DISTINCT ON"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn lookup_columns_read_the_dimension_current_value() {
+        let mut plan = customer_plan();
+        plan.columns.push(Column {
+            name: "store_org_id".into(),
+            comparable: true,
+            lookup: Some(Lookup {
+                dimension: Relation::new("dw", "dim_store"),
+                join: vec![("store_id".into(), "store_id".into())],
+                value: "org_id".into(),
+                current: remap::Current::LatestBy("valid_from".into()),
+            }),
+        });
+        let sql = plan.source_rows(Window::Range);
+        assert!(sql.contains(
+            "(SELECT d.\"org_id\" FROM \"dw\".\"dim_store\" d WHERE d.\"store_id\" = s.\"store_id\" \
+             ORDER BY d.\"valid_from\" DESC NULLS LAST LIMIT 1) AS \"store_org_id\""
+        ), "{sql}");
+        // Written to the target like any other column.
+        assert!(plan
+            .merge_statement(RunKind::Incremental, Window::Range)
+            .contains("\"store_org_id\" = EXCLUDED.\"store_org_id\""));
     }
 
     #[test]
