@@ -57,6 +57,10 @@ SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer
                           key => '{customer_id}', watermark => 'city');
 SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer',
                           key => '{customer_id}');
+CREATE TABLE ods.events (payload json, seen_at timestamptz);
+CREATE TABLE dw.events (payload json, seen_at timestamptz);
+SELECT * FROM sync_define('j1', source => 'ods.events', target => 'dw.events',
+                          key => '{payload}', watermark => 'seen_at');
 SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer',
                           key => '{customer_id}', watermark => 'updated_at', mode => 'mirror');
 SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer',
@@ -74,6 +78,11 @@ CREATE TABLE dw.customer_typed (customer_id int PRIMARY KEY, name int, updated_a
 SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer_typed',
                           key => '{customer_id}', watermark => 'updated_at');
 SELECT count(*) AS jobs FROM insync.jobs;
+-- Every insync object says what it is for.
+SELECT count(*) AS uncommented FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'insync'
+ WHERE d.deptype = 'e' AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)) IS NULL
+   AND d.classid <> 'pg_catalog.pg_type'::regclass;
 
 -- NULL keys in the window: the run fails as a whole, and the failure is recorded twice.
 CREATE TABLE ods.feed (id int, v text, ts timestamp);
