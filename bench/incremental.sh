@@ -3,21 +3,12 @@
 # over the same window from the same starting state, in one run. Prints ratios.
 #   2,000,000-row source, 200,000 changed rows.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 PORT=${INSYNC_BENCH_PORT:-54331}
 DIR=/tmp/insync-bench
 ROWS=${BENCH_ROWS:-2000000}
 CHANGED=${BENCH_CHANGED:-200000}
-extra=()
-# BENCH_EXPLAIN=1 logs the plans of slow statements (with timings) to $DIR/server.log.
-[ "${BENCH_EXPLAIN:-0}" = 1 ] && extra=(session_preload_libraries=auto_explain auto_explain.log_min_duration=500
-  auto_explain.log_analyze=on auto_explain.log_nested_statements=on)
-scripts/cluster.sh start "$DIR" "$PORT" shared_buffers=2GB max_wal_size=8GB checkpoint_timeout=1h "${extra[@]}"
-trap 'scripts/cluster.sh stop "$DIR"' EXIT
-psql() { command psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-# Milliseconds taken by one statement in its own transaction.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-timed() { psql -At -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1; }
+SETTINGS=(shared_buffers=2GB max_wal_size=8GB checkpoint_timeout=1h)
+source "$(dirname "$0")/lib.sh"
 
 echo "setup: $ROWS source rows, $CHANGED of them changed"
 psql <<SQL

@@ -3,20 +3,11 @@
 # WHERE ... IS DISTINCT FROM ..., on the same data, in one run. 5,000,000 fact rows over
 # 2,000 stores; 5% of the stores move to another organization. Prints the ratio.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 PORT=${INSYNC_BENCH_PORT:-54331}
 DIR=/tmp/insync-bench
 ROWS=${BENCH_ROWS:-5000000}
-extra=()
-# BENCH_EXPLAIN=1 logs the plans of slow statements (with timings) to $DIR/server.log.
-[ "${BENCH_EXPLAIN:-0}" = 1 ] && extra=(session_preload_libraries=auto_explain auto_explain.log_min_duration=500
-  auto_explain.log_analyze=on auto_explain.log_nested_statements=on)
-scripts/cluster.sh start "$DIR" "$PORT" shared_buffers=4GB max_wal_size=16GB checkpoint_timeout=1h "${extra[@]}"
-trap '[ "${BENCH_KEEP:-0}" = 1 ] || scripts/cluster.sh stop "$DIR"' EXIT
-psql() { command psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-attempt() { psql -At -c '\timing on' -c BEGIN -c "$1" -c ROLLBACK | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 2p; }
-best() { tr ' ' '\n' | grep . | sort -g | head -1; }
+SETTINGS=(shared_buffers=4GB max_wal_size=16GB checkpoint_timeout=1h)
+source "$(dirname "$0")/lib.sh"
 
 echo "setup: $ROWS fact rows, 2000 stores, 5% of them move organization"
 psql <<SQL

@@ -1,8 +1,9 @@
 //! The SQL surface: thin `#[pg_extern]` wrappers that parse arguments and call the modules.
 
+use crate::catalog::RunRecord;
 use crate::dedup::{self, DedupOptions};
 use crate::error::SyncResult;
-use crate::execute::{self, RunOutcome};
+use crate::execute;
 use crate::jobs::{self, JobSpec, JobSummary};
 use crate::plan::RunKind;
 use crate::quarantine;
@@ -24,7 +25,7 @@ type RunRow = TableIterator<
     ),
 >;
 
-fn run_row(o: RunOutcome) -> RunRow {
+fn run_row(o: RunRecord) -> RunRow {
     TableIterator::once((
         o.run_id,
         o.status,

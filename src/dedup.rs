@@ -291,12 +291,7 @@ pub fn dedup_table(
     let t = table_for(table, "dedup_table")?;
     let plan = build_plan(&t, keys, opts, "dedup_table")?;
     if !opts.dry_run {
-        let may_delete = Spi::get_one_with_args::<bool>(
-            "SELECT pg_catalog.has_table_privilege($1, 'DELETE')",
-            &[t.info.oid.into()],
-        )
-        .context("checking privileges")?
-        .unwrap_or(false);
+        let may_delete = resolve::has_table_privilege(t.info.oid, "DELETE")?;
         if !may_delete {
             return Err(error_with_hint(
                 PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

@@ -3,12 +3,12 @@
 
 use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::{quote_ident, MergeStrategy, RunKind, WatermarkKind, Window};
+use crate::plan::{ident_list, MergeStrategy, RunKind, WatermarkKind, Window};
 use crate::recorder;
 use crate::resolve::{self, RelationInfo};
-use crate::subxact::{in_subtransaction, report_of};
+use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::panic::{ErrorReport, ErrorReportable};
+use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -20,22 +20,10 @@ pub const LOCK_SPACE: i32 = 1_936_291_427;
 /// began just before the run but had not yet reported its start time cannot fall behind.
 const START_MARGIN: &str = "1 second";
 
-/// The outcome of one call, as returned to the caller.
-#[derive(Debug, Clone, Default)]
-pub struct RunOutcome {
-    pub run_id: i64,
-    pub status: String,
-    pub window_low: Option<String>,
-    pub window_high: Option<String>,
-    pub rows_read: i64,
-    pub rows_inserted: i64,
-    pub rows_updated: i64,
-    pub rows_deleted: i64,
-}
-
 /// Runs a job: `kind` is what the caller asked for (`sync_incremental`, `sync_full`) or, for
 /// `sync_run`, the job's own mode.
-pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutcome> {
+/// Returns the run as recorded in `insync.runs`.
+pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunRecord> {
     let job = catalog::load_job(job_name)?;
     catalog::check_job_access(&job, "run")?;
     let kind = match (requested, job.mode.as_str()) {
@@ -70,11 +58,7 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutc
         };
         catalog::record_run(&record, None)?;
         pgrx::notice!("sync job \"{job_name}\" is already running in another session; skipped");
-        return Ok(RunOutcome {
-            run_id: record.run_id,
-            status: record.status,
-            ..Default::default()
-        });
+        return Ok(record);
     }
 
     let mut record = RunRecord {
@@ -98,27 +82,15 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutc
     match attempt {
         Ok((done, watermark)) => {
             catalog::record_run(&done, watermark.as_deref())?;
-            Ok(outcome_of(&done))
+            Ok(done)
         }
         Err(caught) => {
             // The subtransaction rolled back every row the run wrote; keep a record of why.
             record.error_message = Some(report_of(&caught).message().to_string());
             record.status = "failed".into();
             recorder::record_failed_run(&record);
-            // Re-raise what the caller would have seen, without pgrx's panic backtrace.
-            let report = report_of(&caught);
-            let mut clean = ErrorReport::new(
-                report.sql_error_code(),
-                report.message().to_string(),
-                "insync",
-            );
-            if let Some(detail) = report.detail() {
-                clean = clean.set_detail(detail.to_string());
-            }
-            if let Some(hint) = report.hint() {
-                clean = clean.set_hint(hint.to_string());
-            }
-            Err(clean)
+            // Re-raise what the caller would have seen.
+            Err(reworded(&caught, report_of(&caught).message().to_string()))
         }
     }
 }
@@ -126,61 +98,55 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunOutc
 /// The body of a run, inside its subtransaction: fills in the record and returns the new
 /// watermark. The caller raises any error so the subtransaction rolls back.
 fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResult<Option<String>> {
-    {
-        let resolved = resolve::resolve(job)?;
-        let plan = &resolved.plan;
-        refuse_duplicated_target(job, &resolved)?;
-        let (low, high) = match (&plan.watermark, kind) {
-            (Some(wm), _) => {
-                let high = safe_upper_bound(wm.kind, &resolved, kind)?;
-                let low = if kind == RunKind::Full {
-                    None
-                } else {
-                    lower_bound(job, wm.kind)?
-                };
-                (low, high)
-            }
-            (None, _) => (None, None),
-        };
-        record.window_low = low.clone();
-        record.window_high = high.clone();
-        let window = match (kind, &low) {
-            (RunKind::Full, _) => Window::Everything,
-            (_, None) => Window::UpTo,
-            (_, Some(_)) => Window::Range,
-        };
-        let statement = plan.merge_statement(kind, window);
-        let args = || -> Vec<DatumWithOid> {
-            match window {
-                Window::Everything => vec![],
-                _ => vec![low.clone().into(), high.clone().into()],
-            }
-        };
-        let (read, null_keys, deleted, inserted, updated) = crate::settings::bulk(|| {
-            Spi::connect_mut(|client| {
-                let args = args();
-                let row = client.update(statement.as_str(), None, &args)?.first();
-                Ok::<_, pgrx::spi::Error>((
-                    row.get::<i64>(1)?.unwrap_or(0),
-                    row.get::<i64>(2)?.unwrap_or(0),
-                    row.get::<i64>(3)?.unwrap_or(0),
-                    row.get::<i64>(4)?.unwrap_or(0),
-                    row.get::<i64>(5)?.unwrap_or(0),
-                ))
-            })
+    let resolved = resolve::resolve(job)?;
+    let plan = &resolved.plan;
+    refuse_duplicated_target(job, &resolved)?;
+    let (low, high) = match &plan.watermark {
+        Some(wm) => {
+            let high = safe_upper_bound(wm.kind, &resolved, kind)?;
+            let low = if kind == RunKind::Full {
+                None
+            } else {
+                lower_bound(job, wm.kind)?
+            };
+            (low, high)
+        }
+        None => (None, None),
+    };
+    record.window_low = low.clone();
+    record.window_high = high.clone();
+    let window = match (kind, &low) {
+        (RunKind::Full, _) => Window::Everything,
+        (_, None) => Window::UpTo,
+        (_, Some(_)) => Window::Range,
+    };
+    let statement = plan.merge_statement(kind, window);
+    let args = || -> Vec<DatumWithOid> {
+        match window {
+            Window::Everything => vec![],
+            _ => vec![low.clone().into(), high.clone().into()],
+        }
+    };
+    let (read, null_keys, deleted, inserted, updated) = crate::settings::bulk(|| {
+        Spi::connect_mut(|client| {
+            let args = args();
+            let row = client.update(statement.as_str(), None, &args)?.first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<i64>(1)?.unwrap_or(0),
+                row.get::<i64>(2)?.unwrap_or(0),
+                row.get::<i64>(3)?.unwrap_or(0),
+                row.get::<i64>(4)?.unwrap_or(0),
+                row.get::<i64>(5)?.unwrap_or(0),
+            ))
         })
-        .context("running the merge")?;
-        if null_keys > 0 {
-            let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(window), &args())
-                .context("counting NULL keys")?
-                .unwrap_or(null_keys);
-            let keys = plan
-                .keys
-                .iter()
-                .map(|k| quote_ident(k))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(error_with_hint(
+    })
+    .context("running the merge")?;
+    if null_keys > 0 {
+        let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(window), &args())
+            .context("counting NULL keys")?
+            .unwrap_or(null_keys);
+        let keys = ident_list(&plan.keys, None);
+        return Err(error_with_hint(
                 PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
                 format!(
                     "sync job \"{}\": {count} source {} in the window {} a NULL key ({keys}); nothing was synced",
@@ -190,28 +156,14 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
                 ),
                 "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
             ));
-        }
-        record.rows_read = read;
-        record.rows_inserted = inserted;
-        record.rows_updated = updated;
-        record.rows_deleted = deleted;
-        record.status = "succeeded".into();
-        record.finished_at = Some(now_text()?);
-        Ok(high)
     }
-}
-
-fn outcome_of(r: &RunRecord) -> RunOutcome {
-    RunOutcome {
-        run_id: r.run_id,
-        status: r.status.clone(),
-        window_low: r.window_low.clone(),
-        window_high: r.window_high.clone(),
-        rows_read: r.rows_read,
-        rows_inserted: r.rows_inserted,
-        rows_updated: r.rows_updated,
-        rows_deleted: r.rows_deleted,
-    }
+    record.rows_read = read;
+    record.rows_inserted = inserted;
+    record.rows_updated = updated;
+    record.rows_deleted = deleted;
+    record.status = "succeeded".into();
+    record.finished_at = Some(now_text()?);
+    Ok(high)
 }
 
 /// Without a unique index the target may already hold several rows per key (an earlier

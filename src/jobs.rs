@@ -3,11 +3,10 @@
 //! a job that is saved is a job that can run.
 
 use crate::catalog::{self, Job, JoinPair, LookupDef, LookupJoin};
-use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::error::{error, error_with_hint, SyncResult};
 use crate::plan::{RunKind, Window};
 use crate::resolve::{self, lookup_relation};
-use crate::subxact::{in_subtransaction, report_of};
-use pgrx::pg_sys::panic::ErrorReport;
+use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -360,12 +359,7 @@ fn check_privilege(
     job: &str,
     verb: &str,
 ) -> SyncResult<()> {
-    let ok = Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.has_table_privilege($1, $2)",
-        &[rel.oid.into(), privilege.into()],
-    )
-    .context("checking table privileges")?
-    .unwrap_or(false);
+    let ok = resolve::has_table_privilege(rel.oid, privilege)?;
     if ok {
         Ok(())
     } else {
@@ -392,19 +386,11 @@ fn probe(
             format!("sync job \"{job}\": {what}: {e}"),
         )),
         Err(caught) => {
-            let report = report_of(&caught);
-            let mut err = ErrorReport::new(
-                report.sql_error_code(),
-                format!(
-                    "sync job \"{job}\" is invalid: {what}: {}",
-                    report.message()
-                ),
-                "insync",
+            let message = format!(
+                "sync job \"{job}\" is invalid: {what}: {}",
+                report_of(&caught).message()
             );
-            if let Some(hint) = report.hint() {
-                err = err.set_hint(hint.to_string());
-            }
-            Err(err)
+            Err(reworded(&caught, message))
         }
     }
 }

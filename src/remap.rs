@@ -66,12 +66,7 @@ fn unique_key_with(target: pg_sys::Oid, column: &str) -> SyncResult<Option<Vec<S
 }
 
 fn privilege(rel: &RelationInfo, privilege: &str) -> SyncResult<()> {
-    let ok = Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.has_table_privilege($1, $2)",
-        &[rel.oid.into(), privilege.into()],
-    )
-    .context("checking privileges")?
-    .unwrap_or(false);
+    let ok = resolve::has_table_privilege(rel.oid, privilege)?;
     if ok {
         Ok(())
     } else {

@@ -112,6 +112,16 @@ pub fn relation_info(oid: pg_sys::Oid, role: &str, job: &str) -> SyncResult<Rela
     }
 }
 
+/// Whether the current role holds `privilege` (SELECT, INSERT, UPDATE, DELETE) on a relation.
+pub fn has_table_privilege(rel: pg_sys::Oid, privilege: &str) -> SyncResult<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.has_table_privilege($1, $2)",
+        &[rel.into(), privilege.into()],
+    )
+    .context("checking table privileges")?
+    .unwrap_or(false))
+}
+
 pub fn columns_of(oid: pg_sys::Oid) -> SyncResult<Vec<ColumnInfo>> {
     Spi::connect(|client| {
         let rows = client

@@ -2,7 +2,7 @@
 //! so that a failure can be inspected (recorded, reworded) while the transaction stays usable.
 
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::{CaughtError, ErrorReportWithLevel};
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport, ErrorReportWithLevel};
 use pgrx::PgTryBuilder;
 use std::panic::UnwindSafe;
 
@@ -32,6 +32,20 @@ pub fn in_subtransaction<R>(f: impl FnOnce() -> R + UnwindSafe) -> Result<R, Cau
         Err(caught)
     })
     .execute()
+}
+
+/// A caught error as a fresh report (its SQLSTATE, detail and hint) with `message`; without
+/// the panic backtrace pgrx would attach when rethrowing.
+pub fn reworded(caught: &CaughtError, message: String) -> ErrorReport {
+    let report = report_of(caught);
+    let mut error = ErrorReport::new(report.sql_error_code(), message, "insync");
+    if let Some(detail) = report.detail() {
+        error = error.set_detail(detail.to_string());
+    }
+    if let Some(hint) = report.hint() {
+        error = error.set_hint(hint.to_string());
+    }
+    error
 }
 
 /// The report inside a caught error, whatever raised it.

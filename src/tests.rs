@@ -596,18 +596,33 @@ mod tests {
              \"dimension\": \"dim_store\", \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"current_by\": \"valid_from\"}]')");
         assert!(columns.contains(&"store_org_id".to_string()), "{columns:?}");
         run("SELECT * FROM sync_incremental('sales')");
-        assert_eq!(one::<i64>("SELECT count(*) FROM dw_sales WHERE store_org_id = 17"), 10);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM dw_sales WHERE store_org_id = 17"),
+            10
+        );
 
         // Store 2 moves to org 42; later sales of store 2 load with the new org.
         run("INSERT INTO dim_store VALUES (2, 42, '2026-02-01')");
         run("INSERT INTO ods_sales SELECT g, 2, g, clock_timestamp() FROM generate_series(11, 13) g");
         settle();
-        assert_eq!(one::<i64>("SELECT rows_inserted FROM sync_incremental('sales')"), 3);
-        assert_eq!(one::<i64>("SELECT count(*) FROM dw_sales WHERE sale_id > 10 AND store_org_id = 42"), 3);
+        assert_eq!(
+            one::<i64>("SELECT rows_inserted FROM sync_incremental('sales')"),
+            3
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM dw_sales WHERE sale_id > 10 AND store_org_id = 42"),
+            3
+        );
         // Facts synced before the move keep the old org until remap_dimension re-points them.
-        assert_eq!(one::<i64>("SELECT count(*) FROM dw_sales WHERE store_id = 2 AND store_org_id = 17"), 5);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM dw_sales WHERE store_id = 2 AND store_org_id = 17"),
+            5
+        );
         run("SELECT * FROM remap_dimension('dw_sales', 'store_org_id', 'dim_store', '{store_id}', 'org_id', current_by => 'valid_from')");
-        assert_eq!(one::<i64>("SELECT count(*) FROM dw_sales WHERE store_id = 2 AND store_org_id <> 42"), 0);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM dw_sales WHERE store_id = 2 AND store_org_id <> 42"),
+            0
+        );
 
         // Without a way to pick the current row, a dimension with history is refused.
         let caught = crate::subxact::in_subtransaction(|| {
@@ -616,7 +631,9 @@ mod tests {
         })
         .expect_err("ambiguous dimension");
         let message = crate::subxact::report_of(&caught).message().to_string();
-        assert!(message.contains("dimension public.dim_store has several current rows for 1 keys"), "{message}");
+        assert!(
+            message.contains("dimension public.dim_store has several current rows for 1 keys"),
+            "{message}"
+        );
     }
-
 }

@@ -2,7 +2,7 @@
 //! key (the same window the hand-written repair uses), diagnoses each duplicated key from its
 //! copies only, and removes the extra copies into the quarantine.
 
-use super::{quote_ident, quote_literal, Column, Relation};
+use super::{ident_list, quote_ident, quote_literal, Column, Relation};
 
 /// Which copy of a duplicated key survives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +44,7 @@ pub const CAUSES: [&str; 4] = ["identical", "multi_source", "versions", "distinc
 
 impl DedupPlan {
     fn keys(&self, alias: Option<&str>) -> String {
-        self.keys
-            .iter()
-            .map(|k| match alias {
-                Some(a) => format!("{a}.{}", quote_ident(k)),
-                None => quote_ident(k),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        ident_list(&self.keys, alias)
     }
 
     fn keys_not_null(&self, alias: &str) -> String {

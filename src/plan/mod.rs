@@ -17,6 +17,18 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `a."x", a."y"` (or `"x", "y"` without an alias): a quoted, comma-separated column list.
+pub fn ident_list<'a>(names: impl IntoIterator<Item = &'a String>, alias: Option<&str>) -> String {
+    names
+        .into_iter()
+        .map(|n| match alias {
+            Some(a) => format!("{a}.{}", quote_ident(n)),
+            None => quote_ident(n),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Quotes a string as a SQL literal (only used for fixed text we generate, never user values).
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -306,25 +318,11 @@ pub enum Window {
 
 impl SyncPlan {
     fn key_list(&self, alias: Option<&str>) -> String {
-        self.keys
-            .iter()
-            .map(|k| match alias {
-                Some(a) => format!("{a}.{}", quote_ident(k)),
-                None => quote_ident(k),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        ident_list(&self.keys, alias)
     }
 
     fn column_list(&self, alias: Option<&str>) -> String {
-        self.columns
-            .iter()
-            .map(|c| match alias {
-                Some(a) => format!("{a}.{}", quote_ident(&c.name)),
-                None => quote_ident(&c.name),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        ident_list(self.columns.iter().map(|c| &c.name), alias)
     }
 
     /// The select list of a source read: source columns, or their dimension lookups.
