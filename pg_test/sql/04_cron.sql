@@ -11,10 +11,10 @@ SELECT job_name FROM sync_define('cron_ok', source => 'cron_src', target => 'cro
 SELECT job_name FROM sync_define('cron_fail', source => 'cron_bad', target => 'cron_dst', key => '{id}', watermark => 'ts');
 SELECT cron.schedule('insync cron_ok', '* * * * *', $$SELECT * FROM sync_run('cron_ok')$$) > 0 AS scheduled;
 SELECT cron.schedule('insync cron_fail', '* * * * *', $$SELECT * FROM sync_run('cron_fail')$$) > 0 AS scheduled;
--- pg_cron 1.4 schedules by the minute: wait for the next minute's runs (at most ~70 s).
+-- pg_cron 1.4 schedules by the minute: wait for the next minute's runs (at most 150 s).
 DO $$
 BEGIN
-  FOR i IN 1..150 LOOP
+  FOR i IN 1..300 LOOP
     EXIT WHEN (SELECT count(*) FROM insync.runs WHERE job_name IN ('cron_ok', 'cron_fail')) >= 2
           AND (SELECT count(*) FROM cron.job_run_details WHERE status IN ('succeeded', 'failed')) >= 2;
     PERFORM pg_sleep(0.5);
