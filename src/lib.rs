@@ -1,9 +1,13 @@
 //! insync: data synchronization jobs that run inside PostgreSQL.
 //!
-//! The data path, top to bottom: `catalog` (jobs, state, runs) → `resolve` (a job against
-//! the live catalog) → `plan` (pure SQL text) → `execute` (SPI in the caller's transaction)
-//! → `catalog` again (the run record), with `recorder` keeping failed runs.
-//! `api` holds the SQL-callable functions; `sql/catalog.sql` the catalog DDL.
+//! Syncs, top to bottom: `catalog` (jobs, state, runs) → `resolve` (a job against the live
+//! catalog) → `plan` (pure SQL text, unit-tested) → `execute` (SPI in the caller's
+//! transaction) → `catalog` again (the run record), with `recorder` committing failed runs
+//! from a background worker and `jobs` defining, altering and dropping jobs.
+//! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
+//! `plan::remap`, keep what they remove or change in the quarantine, and `quarantine` undoes
+//! them. `api` holds the thin SQL-callable functions; `sql/` the catalog DDL and comments;
+//! `settings` and `subxact` are the small Postgres mechanics the rest shares.
 
 // ErrorReport (pgrx's error carrying a SQLSTATE and hint) is large, but errors are the cold
 // path; and pgrx's macros need the literal TableIterator types in signatures.
