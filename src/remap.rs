@@ -2,7 +2,7 @@
 //! current value, merging rows that collide on a unique key, with every before-image kept.
 
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::remap::{Combine, Current, RemapPlan};
+use crate::plan::remap::{Combine, Current, DimensionValue, RemapPlan};
 use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
 use crate::settings::bulk;
 use pgrx::prelude::*;
@@ -222,20 +222,23 @@ fn build(
     let plan = RemapPlan {
         target: t.relation.clone(),
         column: column_name.to_string(),
-        dimension: d.relation.clone(),
-        join,
-        value: value.to_string(),
-        current,
+        source: DimensionValue {
+            dimension: d.relation.clone(),
+            join,
+            value: value.to_string(),
+            current,
+        },
         unique_key,
         merge,
         blocks: opts.blocks,
         partitioned: t.kind == 'p',
     };
-    let ambiguous = Spi::get_one::<i64>(&plan.ambiguous_keys())
+    let ambiguous = Spi::get_one::<i64>(&plan.source.ambiguous_keys())
         .context("checking the dimension")?
         .unwrap_or(0);
     if ambiguous > 0 {
         let keys = plan
+            .source
             .join
             .iter()
             .map(|(_, d)| d.as_str())

@@ -5,7 +5,7 @@
 use crate::catalog::Job;
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::remap::Current;
-use crate::plan::Lookup;
+use crate::plan::remap::DimensionValue;
 use crate::plan::{
     Column, MergeStrategy, RelatedWatermark, Relation, SyncPlan, Watermark, WatermarkKind,
 };
@@ -486,7 +486,7 @@ fn apply_lookups(
             }
             (None, None) => Current::Unique,
         };
-        let lookup = Lookup {
+        let lookup = DimensionValue {
             dimension: dim.relation.clone(),
             join,
             value: def.value.clone(),

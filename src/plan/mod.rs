@@ -59,66 +59,9 @@ impl Relation {
 pub struct Column {
     pub name: String,
     pub comparable: bool,
-    /// Where a sync reads the column from, when not the source column of the same name: a
-    /// dimension lookup (see [`Lookup`]).
-    pub lookup: Option<Lookup>,
-}
-
-/// A sync column filled from a dimension's current value while loading, e.g. a fact's
-/// `store_org_id` from `dim_store.org_id` joined on `store_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lookup {
-    pub dimension: Relation,
-    /// (source column, dimension column) pairs.
-    pub join: Vec<(String, String)>,
-    pub value: String,
-    pub current: remap::Current,
-}
-
-impl Lookup {
-    /// Join keys for which the dimension cannot name one current row (no ordering column).
-    pub fn ambiguous_keys(&self) -> String {
-        let keys = self
-            .join
-            .iter()
-            .map(|(_, d)| format!("d.{}", quote_ident(d)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let filter = match &self.current {
-            remap::Current::Flag(f) => format!(" WHERE d.{}", quote_ident(f)),
-            _ => String::new(),
-        };
-        match &self.current {
-            remap::Current::LatestBy(_) => "SELECT 0::bigint".to_string(),
-            _ => format!(
-                "SELECT count(*) FROM (SELECT 1 FROM {} d{filter} GROUP BY {keys} HAVING count(*) > 1) x",
-                self.dimension.sql()
-            ),
-        }
-    }
-
-    /// A correlated subquery over the source row `s`: the dimension's current value.
-    fn expr(&self) -> String {
-        let on = self
-            .join
-            .iter()
-            .map(|(s, d)| format!("d.{} = s.{}", quote_ident(d), quote_ident(s)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let (filter, order) = match &self.current {
-            remap::Current::Unique => (String::new(), String::new()),
-            remap::Current::Flag(f) => (format!(" AND d.{}", quote_ident(f)), String::new()),
-            remap::Current::LatestBy(c) => (
-                String::new(),
-                format!(" ORDER BY d.{} DESC NULLS LAST", quote_ident(c)),
-            ),
-        };
-        format!(
-            "(SELECT d.{} FROM {} d WHERE {on}{filter}{order} LIMIT 1)",
-            quote_ident(&self.value),
-            self.dimension.sql()
-        )
-    }
+    /// Filled from a dimension's current value while loading (a job's lookup) instead of the
+    /// source column of the same name, e.g. a fact's `store_org_id` from `dim_store.org_id`.
+    pub lookup: Option<remap::DimensionValue>,
 }
 
 impl Column {
@@ -330,7 +273,7 @@ impl SyncPlan {
         self.columns
             .iter()
             .map(|c| match &c.lookup {
-                Some(l) => format!("{} AS {}", l.expr(), quote_ident(&c.name)),
+                Some(l) => format!("{} AS {}", l.lookup("s"), quote_ident(&c.name)),
                 None => format!("s.{}", quote_ident(&c.name)),
             })
             .collect::<Vec<_>>()
@@ -756,7 +699,7 @@ mod tests {
         plan.columns.push(Column {
             name: "store_org_id".into(),
             comparable: true,
-            lookup: Some(Lookup {
+            lookup: Some(remap::DimensionValue {
                 dimension: Relation::new("dw", "dim_store"),
                 join: vec![("store_id".into(), "store_id".into())],
                 value: "org_id".into(),

@@ -46,26 +46,17 @@ impl Combine {
     }
 }
 
-/// A remap of `target.column` from `dimension.value` over `join` (target column, dimension column).
-#[derive(Debug, Clone)]
-pub struct RemapPlan {
-    pub target: Relation,
-    pub column: String,
+/// A dimension's current value per key: `dimension.value` over `join` pairs (fact-side column,
+/// dimension column). Used by remap_dimension and by sync jobs' lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionValue {
     pub dimension: Relation,
     pub join: Vec<(String, String)>,
     pub value: String,
     pub current: Current,
-    /// The target's unique key when it includes `column` (rows can collide after a remap).
-    pub unique_key: Option<Vec<String>>,
-    /// Measures combined when rows collide, with how.
-    pub merge: Vec<(String, Combine)>,
-    /// Restrict the remap to this range of heap blocks `[from, to)` (one batch of a procedure).
-    pub blocks: Option<(i64, i64)>,
-    /// Rows of a partitioned target are told apart by (tableoid, ctid).
-    pub partitioned: bool,
 }
 
-impl RemapPlan {
+impl DimensionValue {
     /// The dimension's current value per join key.
     pub fn current_rows(&self) -> String {
         let dim_keys = self
@@ -100,8 +91,50 @@ impl RemapPlan {
         )
     }
 
+    /// A correlated subquery: the current value for the fact row `alias`.
+    pub fn lookup(&self, alias: &str) -> String {
+        let on = self
+            .join
+            .iter()
+            .map(|(f, d)| format!("d.{} = {alias}.{}", quote_ident(d), quote_ident(f)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let (filter, order) = match &self.current {
+            Current::Unique => (String::new(), String::new()),
+            Current::Flag(f) => (format!(" AND d.{}", quote_ident(f)), String::new()),
+            Current::LatestBy(c) => (
+                String::new(),
+                format!(" ORDER BY d.{} DESC NULLS LAST", quote_ident(c)),
+            ),
+        };
+        format!(
+            "(SELECT d.{} FROM {} d WHERE {on}{filter}{order} LIMIT 1)",
+            quote_ident(&self.value),
+            self.dimension.sql()
+        )
+    }
+}
+
+/// A remap of `target.column` from a dimension's current value.
+#[derive(Debug, Clone)]
+pub struct RemapPlan {
+    pub target: Relation,
+    pub column: String,
+    pub source: DimensionValue,
+    /// The target's unique key when it includes `column` (rows can collide after a remap).
+    pub unique_key: Option<Vec<String>>,
+    /// Measures combined when rows collide, with how.
+    pub merge: Vec<(String, Combine)>,
+    /// Restrict the remap to this range of heap blocks `[from, to)` (one batch of a procedure).
+    pub blocks: Option<(i64, i64)>,
+    /// Rows of a partitioned target are told apart by (tableoid, ctid).
+    pub partitioned: bool,
+}
+
+impl RemapPlan {
     fn join_condition(&self) -> String {
-        self.join
+        self.source
+            .join
             .iter()
             .map(|(t, d)| format!("t.{} = c.{}", quote_ident(t), quote_ident(d)))
             .collect::<Vec<_>>()
@@ -142,7 +175,7 @@ impl RemapPlan {
              changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
                  {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
-            cur = self.current_rows(),
+            cur = self.source.current_rows(),
             oid = self.tableoid(),
             target = self.target.sql(),
             on = self.join_condition(),
@@ -190,6 +223,7 @@ impl RemapPlan {
     /// The quarantine key of a row: its join columns, read from its before-image.
     fn key_json(&self, before: &str) -> String {
         let pairs = self
+            .source
             .join
             .iter()
             .map(|(t, _)| format!("{}, {before} -> {}", quote_literal(t), quote_literal(t)))
@@ -261,7 +295,7 @@ impl RemapPlan {
                SELECT t.ctid, {oid}, false, pg_catalog.row_to_json(t), NULL, NULL, {staying_keys}{measures} \
                  FROM {target} t WHERE {target_key} IN (SELECT {moved_tuple} FROM moved mv) \
                   AND NOT EXISTS (SELECT 1 FROM moved mv WHERE mv.insync_rid = t.ctid AND mv.insync_roid = {oid}))",
-            cur = self.current_rows(),
+            cur = self.source.current_rows(),
             oid = self.tableoid(),
             col = quote_ident(&self.column),
             target = self.target.sql(),
@@ -377,10 +411,12 @@ mod tests {
         RemapPlan {
             target: Relation::new("dw", "sales"),
             column: "store_org_id".into(),
-            dimension: Relation::new("dw", "dim_store"),
-            join: vec![("store_id".into(), "store_id".into())],
-            value: "org_id".into(),
-            current: Current::Unique,
+            source: DimensionValue {
+                dimension: Relation::new("dw", "dim_store"),
+                join: vec![("store_id".into(), "store_id".into())],
+                value: "org_id".into(),
+                current: Current::Unique,
+            },
             unique_key: None,
             merge: vec![],
             blocks: None,
@@ -390,7 +426,7 @@ mod tests {
 
     #[test]
     fn current_rows_by_policy() {
-        let mut plan = sales();
+        let mut plan = sales().source;
         assert_eq!(
             plan.current_rows(),
             "SELECT d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d"
