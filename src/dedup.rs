@@ -225,16 +225,28 @@ fn build_plan(
     })
 }
 
+/// A plan for reading only (find_duplicates, duplicate_summary): the keep policy is moot.
+fn analysis_plan(
+    table: &str,
+    keys: &[String],
+    opts: &DedupOptions,
+    function: &str,
+) -> SyncResult<DedupPlan> {
+    let t = table_for(table, function)?;
+    let opts = DedupOptions {
+        keep: Some("first".into()),
+        ..opts.clone()
+    };
+    build_plan(&t, keys, &opts, function)
+}
+
 /// Rows of `find_duplicates`: key, copies, differing columns, cause.
 pub fn find_duplicates(
     table: &str,
     keys: &[String],
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(pgrx::JsonB, i64, Vec<String>, String)>> {
-    let t = table_for(table, "find_duplicates")?;
-    let mut opts = opts.clone();
-    opts.keep = Some("first".into());
-    let plan = build_plan(&t, keys, &opts, "find_duplicates")?;
+    let plan = analysis_plan(table, keys, opts, "find_duplicates")?;
     crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
@@ -260,10 +272,7 @@ pub fn summary(
     keys: &[String],
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(String, i64, i64, i64)>> {
-    let t = table_for(table, "duplicate_summary")?;
-    let mut opts = opts.clone();
-    opts.keep = Some("first".into());
-    let plan = build_plan(&t, keys, &opts, "duplicate_summary")?;
+    let plan = analysis_plan(table, keys, opts, "duplicate_summary")?;
     crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.summary().as_str(), None, &[])?;

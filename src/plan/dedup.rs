@@ -39,9 +39,6 @@ pub struct DedupPlan {
     pub partitioned: bool,
 }
 
-/// The diagnosed causes, in the order they are tested.
-pub const CAUSES: [&str; 4] = ["identical", "multi_source", "versions", "distinct_rows"];
-
 impl DedupPlan {
     fn keys(&self, alias: Option<&str>) -> String {
         ident_list(&self.keys, alias)
