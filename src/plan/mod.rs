@@ -7,6 +7,9 @@
 pub mod dedup;
 pub mod quarantine;
 pub mod remap;
+pub mod segment;
+
+use segment::{Segment, Slice};
 
 use std::fmt::Write;
 
@@ -317,12 +320,26 @@ impl SyncPlan {
             .join(" OR ")
     }
 
-    /// `FROM` clause of a source read: the filter applies to the source alone (a subquery, so
-    /// its column names cannot collide with the related table's), then the related join.
-    fn source_from(&self) -> String {
-        let source = match &self.filter {
-            Some(f) => format!("(SELECT * FROM {} WHERE (\n{f}\n)) s", self.source.sql()),
-            None => format!("{} s", self.source.sql()),
+    /// `FROM` clause of a source read: the filter (and a segment's slice) apply to the source
+    /// alone (a subquery, so its column names cannot collide with the related table's), then
+    /// the related join.
+    fn source_from(&self, slice: Option<&Slice>) -> String {
+        let (relation, slice_predicate) = match slice {
+            Some(slice) => self.slice_source(slice),
+            None => (self.source.clone(), None),
+        };
+        let conditions: Vec<String> = slice_predicate
+            .into_iter()
+            .chain(self.filter.iter().map(|f| format!("(\n{f}\n)")))
+            .collect();
+        let source = if conditions.is_empty() {
+            format!("{} s", relation.sql())
+        } else {
+            format!(
+                "(SELECT * FROM {} WHERE {}) s",
+                relation.sql(),
+                conditions.join(" AND ")
+            )
         };
         match self.watermark.as_ref().and_then(|w| w.related.as_ref()) {
             Some(rel) => {
@@ -342,6 +359,11 @@ impl SyncPlan {
     /// full runs; the latest row per key, ties broken by the whole row's text so the choice
     /// is the same every time.
     pub fn source_rows(&self, window: Window) -> String {
+        self.source_rows_of(window, None)
+    }
+
+    /// [`SyncPlan::source_rows`] restricted to a segment's slice.
+    fn source_rows_of(&self, window: Window, slice: Option<&Slice>) -> String {
         let mut sql = String::new();
         let needs_latest = self.needs_latest();
         if needs_latest {
@@ -353,7 +375,7 @@ impl SyncPlan {
             sql,
             "{} FROM {}",
             self.source_select_list(),
-            self.source_from()
+            self.source_from(slice)
         )
         .unwrap();
         if window != Window::Everything {
@@ -381,7 +403,7 @@ impl SyncPlan {
     }
 
     /// Whether a key can appear more than once among the rows read.
-    fn needs_latest(&self) -> bool {
+    pub(crate) fn needs_latest(&self) -> bool {
         !self.source_key_unique || self.related_watermark()
     }
 
@@ -395,6 +417,15 @@ impl SyncPlan {
     /// Rows with a NULL key are counted, never written: the caller turns a non-zero count
     /// into an error, which rolls the whole statement back.
     pub fn merge_statement(&self, kind: RunKind, window: Window) -> String {
+        self.merge_statement_for(kind, window, None)
+    }
+
+    fn merge_statement_for(
+        &self,
+        kind: RunKind,
+        window: Window,
+        segment: Option<&Segment>,
+    ) -> String {
         let target = self.target.sql();
         let cols = self.column_list(None);
         let src_cols = self.column_list(Some("src"));
@@ -408,7 +439,7 @@ impl SyncPlan {
         };
         let mut ctes = vec![format!(
             "src AS {materialized} ({})",
-            self.source_rows(window)
+            self.source_rows_of(window, segment.map(|s| &s.slice))
         )];
         let counts = match self.strategy {
             MergeStrategy::Upsert => {
@@ -477,10 +508,20 @@ impl SyncPlan {
             }
         };
         let deleted = if kind == RunKind::Full {
-            ctes.push(format!(
-                "gone AS (DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM src WHERE {}) RETURNING 1)",
-                self.keys_match("src", "t")
-            ));
+            let gone = match segment.and_then(|s| s.target_share.as_ref()) {
+                // A segment deletes from its share of the target what the whole source lacks.
+                Some(share) => format!(
+                    "DELETE FROM {target} t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} WHERE {})",
+                    Self::target_share_predicate(share),
+                    self.source_from(None),
+                    self.keys_match("s", "t")
+                ),
+                None => format!(
+                    "DELETE FROM {target} t WHERE NOT EXISTS (SELECT 1 FROM src WHERE {})",
+                    self.keys_match("src", "t")
+                ),
+            };
+            ctes.push(format!("gone AS ({gone} RETURNING 1)"));
             "(SELECT count(*) FROM gone)"
         } else {
             "0::bigint"
@@ -520,7 +561,7 @@ impl SyncPlan {
         format!(
             "SELECT (max({}))::pg_catalog.int8::pg_catalog.text FROM {}",
             wm.expr(),
-            self.source_from()
+            self.source_from(None)
         )
     }
 
@@ -535,10 +576,10 @@ impl SyncPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn customer_plan() -> SyncPlan {
+    pub(crate) fn customer_plan() -> SyncPlan {
         SyncPlan {
             source: Relation::new("ods", "customer"),
             target: Relation::new("dw", "customer"),
