@@ -21,6 +21,7 @@ CREATE TABLE insync.jobs (
     lookback           text,
     columns            text[],
     lookups            jsonb,
+    parallel           text NOT NULL DEFAULT 'auto' CHECK (parallel = 'auto' OR parallel ~ '^[1-9][0-9]?$'),
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     CHECK ((watermark_column IS NULL) = (watermark_type IS NULL)),
@@ -41,6 +42,7 @@ COMMENT ON COLUMN insync.jobs.watermark_join IS 'Join from source to watermark_r
 COMMENT ON COLUMN insync.jobs.source_filter IS 'Boolean SQL expression over source columns restricting what the job reads';
 COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark: an interval for time watermarks, a number for integer ones';
 COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
+COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -68,14 +70,16 @@ CREATE TABLE insync.runs (
     rows_updated   bigint NOT NULL DEFAULT 0,
     rows_deleted   bigint NOT NULL DEFAULT 0,
     error_message  text,
-    run_by         regrole NOT NULL
+    run_by         regrole NOT NULL,
+    segments       integer,
+    resumes        bigint
 );
 CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
 CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
 COMMENT ON TABLE insync.runs IS 'History of every run: written with the data it moved; failed runs are recorded even though their transaction rolled back';
 COMMENT ON SEQUENCE insync.runs_run_id_seq IS 'Run ids; drawn before a run starts so a failed run keeps its id';
 COMMENT ON COLUMN insync.runs.kind IS 'incremental, full or append';
-COMMENT ON COLUMN insync.runs.status IS 'succeeded, failed, or skipped (another run of the same job was in progress)';
+COMMENT ON COLUMN insync.runs.status IS 'succeeded, failed, skipped (another run of the same job was in progress), or running (a parallel run in flight, or one whose caller ended before finishing it)';
 COMMENT ON COLUMN insync.runs.window_low IS 'Exclusive lower bound of the window read (NULL: from the beginning)';
 COMMENT ON COLUMN insync.runs.window_high IS 'Inclusive upper bound of the window read: the safe bound that no uncommitted transaction can fall behind';
 COMMENT ON COLUMN insync.runs.rows_read IS 'Source rows in the window after picking the latest row per key';
@@ -83,7 +87,14 @@ COMMENT ON COLUMN insync.runs.rows_inserted IS 'Target rows inserted';
 COMMENT ON COLUMN insync.runs.rows_updated IS 'Target rows whose values changed (unchanged rows are not rewritten)';
 COMMENT ON COLUMN insync.runs.rows_deleted IS 'Target rows deleted because their key left the source (full syncs)';
 COMMENT ON COLUMN insync.runs.error_message IS 'Error raised by a failed run, as the caller saw it';
-COMMENT ON COLUMN insync.runs.run_by IS 'Role that called the run (its privileges were used)';
+COMMENT ON COLUMN insync.runs.run_by IS 'Role that called the run (its privileges were used by serial runs; segment workers connect as the job owner)';
+COMMENT ON COLUMN insync.runs.segments IS 'Parallel runs: how many segments the run merged (NULL: serial)';
+COMMENT ON COLUMN insync.runs.resumes IS 'Set when this run finished the unfinished segments of an earlier failed run, whose window it completed';
+COMMENT ON COLUMN insync.runs.run_id IS 'Run id, drawn from insync.runs_run_id_seq';
+COMMENT ON COLUMN insync.runs.job_name IS 'Job the run belongs to';
+COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran';
+COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
+COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
 
 -- Each role sees the jobs and runs of roles it belongs to; superusers see all.
 ALTER TABLE insync.jobs ENABLE ROW LEVEL SECURITY;
@@ -134,6 +145,74 @@ COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (runnin
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;
+
+-- Segments of parallel runs: planned (with the run) before any worker starts, then each worker
+-- commits its merge and its segment's row in one transaction. A run's watermark advances only
+-- when all its segments are done.
+CREATE TABLE insync.run_segments (
+    run_id         bigint NOT NULL,
+    segment_no     integer NOT NULL,
+    job_name       text NOT NULL,
+    owner          regrole NOT NULL,
+    slice          text NOT NULL,
+    plan           jsonb NOT NULL,
+    status         text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    worker_pid     integer,
+    rows_read      bigint NOT NULL DEFAULT 0,
+    rows_inserted  bigint NOT NULL DEFAULT 0,
+    rows_updated   bigint NOT NULL DEFAULT 0,
+    rows_deleted   bigint NOT NULL DEFAULT 0,
+    started_at     timestamptz,
+    finished_at    timestamptz,
+    finished_by    bigint,
+    error_message  text,
+    PRIMARY KEY (run_id, segment_no)
+);
+COMMENT ON TABLE insync.run_segments IS 'One row per segment of a parallel run; written by the segment workers in the transaction of their merge';
+COMMENT ON COLUMN insync.run_segments.run_id IS 'The parallel run that planned the segment';
+COMMENT ON COLUMN insync.run_segments.segment_no IS 'Segment number, 1-based';
+COMMENT ON COLUMN insync.run_segments.job_name IS 'Job of the run';
+COMMENT ON COLUMN insync.run_segments.owner IS 'Job owner: the role the segment worker connects as';
+COMMENT ON COLUMN insync.run_segments.slice IS 'Which rows the segment merges: a partition, a hash slice of the key, a block range, or a Greenplum segment';
+COMMENT ON COLUMN insync.run_segments.plan IS 'The slice in machine-readable form, so a resumed run merges exactly the same rows';
+COMMENT ON COLUMN insync.run_segments.status IS 'pending, running, done (merged and committed), failed';
+COMMENT ON COLUMN insync.run_segments.worker_pid IS 'Backend pid of the worker that ran (or runs) the segment';
+COMMENT ON COLUMN insync.run_segments.rows_read IS 'Source rows of the slice in the window';
+COMMENT ON COLUMN insync.run_segments.rows_inserted IS 'Target rows inserted by the segment';
+COMMENT ON COLUMN insync.run_segments.rows_updated IS 'Target rows changed by the segment';
+COMMENT ON COLUMN insync.run_segments.rows_deleted IS 'Target rows deleted by the segment (full runs)';
+COMMENT ON COLUMN insync.run_segments.started_at IS 'When a worker started merging the segment';
+COMMENT ON COLUMN insync.run_segments.finished_at IS 'When the segment committed (or failed)';
+COMMENT ON COLUMN insync.run_segments.finished_by IS 'Run that completed the segment: the planning run, or the run that resumed it';
+COMMENT ON COLUMN insync.run_segments.error_message IS 'Why the segment failed';
+ALTER TABLE insync.run_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY segments_of_my_roles ON insync.run_segments FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+COMMENT ON POLICY segments_of_my_roles ON insync.run_segments IS 'A role sees the segments of its jobs'' runs';
+
+CREATE VIEW insync.segments AS
+SELECT s.run_id,
+       s.job_name,
+       s.segment_no,
+       s.slice,
+       CASE WHEN s.status = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.worker_pid)
+            THEN 'interrupted' ELSE s.status END AS state,
+       s.worker_pid,
+       a.application_name,
+       s.rows_read,
+       s.rows_inserted,
+       s.rows_updated,
+       s.rows_deleted,
+       s.started_at,
+       s.finished_at,
+       coalesce(s.finished_at, CASE WHEN a.pid IS NOT NULL THEN pg_catalog.clock_timestamp() END) - s.started_at AS elapsed,
+       s.finished_by,
+       s.error_message
+  FROM insync.run_segments s
+  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.worker_pid AND s.status = 'running';
+COMMENT ON VIEW insync.segments IS 'Segments of parallel runs: state (interrupted when its worker died mid-merge), rows and timing, live while a run is in flight';
+GRANT SELECT ON insync.run_segments, insync.segments TO PUBLIC;
 
 -- Rows removed by dedup_table, or changed or merged away by remap_dimension: kept whole, so a
 -- batch can be put back with restore_quarantine(batch_id).

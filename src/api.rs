@@ -79,6 +79,7 @@ fn sync_define(
     lookback: default!(Option<String>, "NULL"),
     columns: default!(Option<Vec<String>>, "NULL"),
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
+    parallel: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -106,6 +107,7 @@ fn sync_define(
         lookback,
         columns,
         lookups: lookups.map(|l| l.0),
+        parallel,
     };
     jobs::define(job_name, spec).map(job_row)
 }
@@ -128,6 +130,7 @@ fn sync_alter(
     columns: default!(Option<Vec<String>>, "NULL"),
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     reset_watermark: default!(bool, false),
+    parallel: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -155,6 +158,7 @@ fn sync_alter(
         lookback,
         columns,
         lookups: lookups.map(|l| l.0),
+        parallel,
     };
     jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
 }
@@ -169,6 +173,7 @@ fn sync_drop(job_name: &str) -> SyncResult<bool> {
 #[pg_extern(volatile)]
 fn sync_incremental(
     job_name: &str,
+    parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -185,13 +190,14 @@ fn sync_incremental(
     >,
     ErrorReport,
 > {
-    execute::run_job(job_name, Some(RunKind::Incremental)).map(run_row)
+    execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
 }
 
 /// Makes the target equal to the source: inserts, updates, and deletes keys gone from it.
 #[pg_extern(volatile)]
 fn sync_full(
     job_name: &str,
+    parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -208,13 +214,14 @@ fn sync_full(
     >,
     ErrorReport,
 > {
-    execute::run_job(job_name, Some(RunKind::Full)).map(run_row)
+    execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
 }
 
 /// Runs a job the way its mode says (what a pg_cron schedule calls).
 #[pg_extern(volatile)]
 fn sync_run(
     job_name: &str,
+    parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -231,7 +238,31 @@ fn sync_run(
     >,
     ErrorReport,
 > {
-    execute::run_job(job_name, None).map(run_row)
+    execute::run_job(job_name, None, parallel).map(run_row)
+}
+
+/// Finishes the unfinished segments of a failed parallel run, over the same window, and
+/// advances the watermark to the end of that window.
+#[pg_extern(volatile)]
+fn sync_resume(
+    run_id: i64,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(run_id, i64),
+            name!(status, String),
+            name!(window_low, Option<String>),
+            name!(window_high, Option<String>),
+            name!(rows_read, i64),
+            name!(rows_inserted, i64),
+            name!(rows_updated, i64),
+            name!(rows_deleted, i64),
+        ),
+    >,
+    ErrorReport,
+> {
+    execute::resume_run(run_id).map(run_row)
 }
 
 fn dedup_options(

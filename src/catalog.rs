@@ -70,6 +70,8 @@ pub struct Job {
     pub lookback: Option<String>,
     pub columns: Option<Vec<String>>,
     pub lookups: Option<Vec<LookupDef>>,
+    /// Segments per run: "auto", or a number (1 = serial).
+    pub parallel: String,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -116,7 +118,7 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
                 .select(
                     "SELECT job_id, job_name, owner::oid, owner::text, source::oid, target::oid, key_columns, mode, \
                             watermark_column, watermark_type::oid, watermark_relation::oid, watermark_join::text, \
-                            source_filter, lookback, columns, lookups::text \
+                            source_filter, lookback, columns, lookups::text, parallel \
                        FROM insync.jobs WHERE job_name = $1",
                     None,
                     &[name.into()],
@@ -166,6 +168,10 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
                             format!("lookups of job \"{name}\": {e}"),
                         )
                     })?,
+                parallel: row
+                    .get(17)
+                    .context("parallel")?
+                    .unwrap_or_else(|| "auto".into()),
             }))
         })
     })?;
@@ -221,14 +227,15 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
         job.columns.clone().into(),
         job.job_id.into(),
         lookups.into(),
+        job.parallel.clone().into(),
     ];
     as_catalog_owner(|| {
         if is_new {
             Spi::run_with_args(
                 "INSERT INTO insync.jobs (job_name, owner, source, target, key_columns, mode, watermark_column, \
-                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns, lookups) \
+                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns, lookups, parallel) \
                  VALUES ($1, $2::oid::regrole, $3::oid::regclass, $4::oid::regclass, $5, $6, $7, $8::oid::regtype, \
-                        $9::oid::regclass, $10::jsonb, $11, $12, $13, $15::jsonb)",
+                        $9::oid::regclass, $10::jsonb, $11, $12, $13, $15::jsonb, $16)",
                 &args,
             )
             .context("inserting into insync.jobs")?;
@@ -249,7 +256,7 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
                 "UPDATE insync.jobs SET job_name = $1, source = $3::oid::regclass, target = $4::oid::regclass, \
                         key_columns = $5, mode = $6, watermark_column = $7, watermark_type = $8::oid::regtype, \
                         watermark_relation = $9::oid::regclass, watermark_join = $10::jsonb, source_filter = $11, \
-                        lookback = $12, columns = $13, lookups = $15::jsonb, updated_at = now() \
+                        lookback = $12, columns = $13, lookups = $15::jsonb, parallel = $16, updated_at = now() \
                   WHERE job_id = $14 AND owner = $2::oid::regrole",
                 &args,
             )
@@ -331,12 +338,34 @@ pub struct RunRecord {
     pub rows_deleted: i64,
     pub error_message: Option<String>,
     pub run_by: String,
+    /// Parallel runs: how many segments this run merged.
+    pub segments: Option<i32>,
+    /// The failed parallel run whose unfinished segments this run completed.
+    pub resumes: Option<i64>,
 }
 
-/// SQL that inserts a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder).
+/// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):
+/// inserted, or replacing the `running` row a parallel run committed when it started.
 pub const INSERT_RUN_FROM_JSON: &str = "INSERT INTO insync.runs \
      SELECT * FROM jsonb_populate_record(NULL::insync.runs, $1::jsonb || jsonb_build_object('finished_at', \
-            coalesce($1::jsonb ->> 'finished_at', clock_timestamp()::text)))";
+            CASE WHEN $1::jsonb ->> 'status' <> 'running' \
+                 THEN coalesce($1::jsonb ->> 'finished_at', clock_timestamp()::text) END)) \
+     ON CONFLICT (run_id) DO UPDATE SET (status, finished_at, window_low, window_high, rows_read, rows_inserted, \
+            rows_updated, rows_deleted, error_message, segments, resumes) \
+          = (EXCLUDED.status, EXCLUDED.finished_at, EXCLUDED.window_low, EXCLUDED.window_high, EXCLUDED.rows_read, \
+             EXCLUDED.rows_inserted, EXCLUDED.rows_updated, EXCLUDED.rows_deleted, EXCLUDED.error_message, \
+             EXCLUDED.segments, EXCLUDED.resumes)";
+
+/// SQL that marks the segments a failed parallel run left unfinished (`$1` = the run that
+/// planned them, `$2` = why), so `insync.segments` says so.
+pub const FAIL_UNFINISHED_SEGMENTS: &str = "UPDATE insync.run_segments \
+        SET status = 'failed', finished_at = clock_timestamp(), error_message = coalesce(error_message, $2) \
+      WHERE run_id = $1 AND status IN ('pending', 'running')";
+
+/// SQL that inserts planned segments given as a JSON array in `$1`.
+pub const INSERT_SEGMENTS_FROM_JSON: &str = "INSERT INTO insync.run_segments (run_id, segment_no, job_name, owner, slice, plan) \
+     SELECT x.run_id, x.segment_no, x.job_name, x.owner::regrole, x.slice, x.plan \
+       FROM jsonb_to_recordset($1::jsonb) AS x(run_id bigint, segment_no integer, job_name text, owner text, slice text, plan jsonb)";
 
 /// Writes a run record and, for a succeeded run with a window, advances the watermark: both in
 /// the caller's transaction, so they commit or vanish together with the data.

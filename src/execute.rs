@@ -21,9 +21,13 @@ pub const LOCK_SPACE: i32 = 1_936_291_427;
 const START_MARGIN: &str = "1 second";
 
 /// Runs a job: `kind` is what the caller asked for (`sync_incremental`, `sync_full`) or, for
-/// `sync_run`, the job's own mode.
+/// `sync_run`, the job's own mode; `parallel` is the call's degree (NULL: the job's setting).
 /// Returns the run as recorded in `insync.runs`.
-pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunRecord> {
+pub fn run_job(
+    job_name: &str,
+    requested: Option<RunKind>,
+    parallel: Option<i32>,
+) -> SyncResult<RunRecord> {
     let job = catalog::load_job(job_name)?;
     catalog::check_job_access(&job, "run")?;
     let kind = match (requested, job.mode.as_str()) {
@@ -41,6 +45,10 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunReco
         (Some(k), _) => k,
     };
     require_read_committed(job_name)?;
+    // Checked before anything runs, so a bad degree leaves no trace.
+    if let Some(n) = parallel {
+        crate::parallel::choose_degree(&job, Some(n), || Ok(0.0))?;
+    }
 
     let run_by = current_role()?;
     if !try_job_lock(&job)? {
@@ -61,7 +69,114 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunReco
         return Ok(record);
     }
 
-    let mut record = RunRecord {
+    // A failed parallel run's window comes first: its watermark never moved, so finishing its
+    // unfinished segments completes exactly what it started. A full run re-reads everything.
+    if kind != RunKind::Full {
+        if let Some(unfinished) = crate::parallel::find_unfinished(&job)? {
+            if unfinished.job_changed {
+                pgrx::notice!(
+                    "sync job \"{job_name}\" changed since run {} failed; this run re-reads its window instead of resuming it",
+                    unfinished.planned_by
+                );
+            } else {
+                let resumed = resume(&job, &unfinished, run_by.clone())?;
+                pgrx::notice!(
+                    "sync job \"{job_name}\": run {} finished {} unfinished segment(s) of failed run {} (window up to {}) first",
+                    resumed.run_id,
+                    resumed.segments.unwrap_or(0),
+                    unfinished.planned_by,
+                    unfinished.window_high.as_deref().unwrap_or("the end")
+                );
+            }
+        }
+    }
+
+    let record = new_record(&job, kind, run_by)?;
+    attempt(record, |record| {
+        execute_window(&job, kind, parallel, record)
+    })
+}
+
+/// Finishes the unfinished segments of the job's failed parallel run `run_id`.
+pub fn resume_run(run_id: i64) -> SyncResult<RunRecord> {
+    let job_name = as_catalog_owner(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT (SELECT job_name FROM insync.runs WHERE run_id = $1)",
+            &[run_id.into()],
+        )
+        .context("reading insync.runs")
+    })?
+    .ok_or_else(|| {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("sync run {run_id} does not exist"),
+            "SELECT run_id, job_name, status FROM insync.runs ORDER BY run_id DESC lists recent runs.",
+        )
+    })?;
+    let job = catalog::load_job(&job_name)?;
+    catalog::check_job_access(&job, "run")?;
+    require_read_committed(&job_name)?;
+    if !try_job_lock(&job)? {
+        return Err(error(
+            PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
+            format!("sync job \"{job_name}\" is running in another session; run {run_id} cannot be resumed now"),
+        ));
+    }
+    let not_resumable = |why: String| {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("sync run {run_id} of job \"{job_name}\" cannot be resumed: {why}"),
+            format!("SELECT * FROM insync.segments WHERE run_id = {run_id} shows its segments."),
+        )
+    };
+    match crate::parallel::find_unfinished(&job)? {
+        Some(u) if u.planned_by == run_id || u.last_attempt == run_id => {
+            if u.job_changed {
+                return Err(not_resumable(format!(
+                    "the job was changed after it started; sync_incremental('{job_name}') re-reads its window"
+                )));
+            }
+            resume(&job, &u, current_role()?)
+        }
+        _ => {
+            let status = as_catalog_owner(|| {
+                Spi::get_two_with_args::<String, i32>(
+                    "SELECT status, segments FROM insync.runs WHERE run_id = $1",
+                    &[run_id.into()],
+                )
+                .context("reading insync.runs")
+            })?;
+            Err(not_resumable(match status {
+                (Some(s), _) if s == "succeeded" => "it succeeded".into(),
+                (_, None) => "it was a serial run: its changes were rolled back with it, and the next run re-reads its window".into(),
+                _ => "a later run already synced its window".into(),
+            }))
+        }
+    }
+}
+
+/// Completes a failed parallel run's window as a run of its own (`resumes` names it).
+fn resume(
+    job: &Job,
+    unfinished: &crate::parallel::Unfinished,
+    run_by: String,
+) -> SyncResult<RunRecord> {
+    let mut record = new_record(job, unfinished.kind, run_by)?;
+    record.resumes = Some(unfinished.planned_by);
+    record.segments = Some(unfinished.segments.len() as i32);
+    record.window_low = unfinished.window_low.clone();
+    record.window_high = unfinished.window_high.clone();
+    attempt(record, |record| {
+        let resolved = resolve::resolve(job)?;
+        let watermark = crate::parallel::finish(job, &resolved, unfinished, record)?;
+        record.status = "succeeded".into();
+        record.finished_at = Some(now_text()?);
+        Ok(watermark)
+    })
+}
+
+fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord> {
+    Ok(RunRecord {
         run_id: catalog::next_run_id()?,
         job_name: job.name.clone(),
         owner: job.owner_name.clone(),
@@ -70,24 +185,38 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunReco
         started_at: now_text()?,
         run_by,
         ..Default::default()
-    };
-    let attempt = {
-        let job = job.clone();
+    })
+}
+
+/// Runs `body` in a subtransaction: on success records the run and advances the watermark it
+/// returns; on failure everything it wrote is rolled back, the failed run is committed by the
+/// catalog writer, and the error is raised again.
+fn attempt(
+    record: RunRecord,
+    body: impl FnOnce(&mut RunRecord) -> SyncResult<Option<String>> + std::panic::UnwindSafe,
+) -> SyncResult<RunRecord> {
+    let outcome = {
         let mut record = record.clone();
         in_subtransaction(move || {
-            let watermark = execute_window(&job, kind, &mut record).unwrap_or_report();
+            let watermark = body(&mut record).unwrap_or_report();
             (record, watermark)
         })
     };
-    match attempt {
+    match outcome {
         Ok((done, watermark)) => {
             catalog::record_run(&done, watermark.as_deref())?;
             Ok(done)
         }
         Err(caught) => {
             // The subtransaction rolled back every row the run wrote; keep a record of why.
+            let mut record = record;
             record.error_message = Some(report_of(&caught).message().to_string());
             record.status = "failed".into();
+            if record.segments.is_none() {
+                // A parallel run that failed after planning has its segment count in the
+                // catalog already; the row written for it is read back there.
+                record.segments = crate::parallel::planned_segments(record.run_id)?;
+            }
             recorder::record_failed_run(&record);
             // Re-raise what the caller would have seen.
             Err(reworded(&caught, report_of(&caught).message().to_string()))
@@ -97,7 +226,12 @@ pub fn run_job(job_name: &str, requested: Option<RunKind>) -> SyncResult<RunReco
 
 /// The body of a run, inside its subtransaction: fills in the record and returns the new
 /// watermark. The caller raises any error so the subtransaction rolls back.
-fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResult<Option<String>> {
+fn execute_window(
+    job: &Job,
+    kind: RunKind,
+    parallel: Option<i32>,
+    record: &mut RunRecord,
+) -> SyncResult<Option<String>> {
     let resolved = resolve::resolve(job)?;
     let plan = &resolved.plan;
     refuse_duplicated_target(job, &resolved)?;
@@ -120,13 +254,30 @@ fn execute_window(job: &Job, kind: RunKind, record: &mut RunRecord) -> SyncResul
         (_, None) => Window::UpTo,
         (_, Some(_)) => Window::Range,
     };
-    let statement = plan.merge_statement(kind, window);
     let args = || -> Vec<DatumWithOid> {
         match window {
             Window::Everything => vec![],
             _ => vec![low.clone().into(), high.clone().into()],
         }
     };
+    let degree = crate::parallel::choose_degree(job, parallel, || {
+        crate::parallel::estimate_rows(&plan.source_rows(window), &args())
+    })?;
+    if degree.segments > 1 {
+        let done = crate::parallel::run_parallel(
+            job, &resolved, kind, window, &low, &high, degree, record,
+        )?;
+        if let Some(totals) = done {
+            record.rows_read = totals.read;
+            record.rows_inserted = totals.inserted;
+            record.rows_updated = totals.updated;
+            record.rows_deleted = totals.deleted;
+            record.status = "succeeded".into();
+            record.finished_at = Some(now_text()?);
+            return Ok(high);
+        }
+    }
+    let statement = plan.merge_statement(kind, window);
     let (read, null_keys, deleted, inserted, updated) = crate::settings::bulk(|| {
         Spi::connect_mut(|client| {
             let args = args();

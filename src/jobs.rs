@@ -24,6 +24,7 @@ pub struct JobSpec {
     pub lookback: Option<String>,
     pub columns: Option<Vec<String>>,
     pub lookups: Option<serde_json::Value>,
+    pub parallel: Option<String>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -55,6 +56,7 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
         name: name.to_string(),
         owner: unsafe { pg_sys::GetUserId() },
         mode: "incremental".into(),
+        parallel: "auto".into(),
         ..Default::default()
     };
     apply(&mut job, spec, true)?;
@@ -120,9 +122,27 @@ fn cleared(value: String) -> Option<String> {
     (!value.trim().is_empty()).then_some(value)
 }
 
+/// `parallel` as a job setting: 'auto', or a number of segments from 1 (serial) to 99.
+pub fn parse_parallel(job_name: &str, value: &str) -> SyncResult<String> {
+    let value = value.trim().to_ascii_lowercase();
+    let valid = value == "auto" || matches!(value.parse::<u32>(), Ok(1..=99));
+    if valid {
+        Ok(value.trim_start_matches('0').to_string())
+    } else {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("sync job \"{job_name}\": parallel must be 'auto' or a number of segments from 1 to 99, not \"{value}\""),
+            "parallel => '1' runs serially; 'auto' splits a run only when its window is large.",
+        ))
+    }
+}
+
 /// Applies the user's settings to `job`, resolving relation names.
 fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     let name = job.name.clone();
+    if let Some(parallel) = &spec.parallel {
+        job.parallel = parse_parallel(&name, parallel)?;
+    }
     let required = |v: Option<String>, what: &str| {
         v.ok_or_else(|| {
             error(

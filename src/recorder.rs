@@ -1,25 +1,48 @@
-//! Recording failed runs. A failing run raises its error, which rolls back the caller's
-//! transaction — and with it anything the run wrote to `insync.runs`. So the failed run is
-//! handed to a short-lived dynamic background worker that inserts it in a transaction of its
-//! own, while the caller waits, before the error is re-raised.
+//! Catalog writes that must commit on their own, whatever happens to the caller's transaction.
+//! A failing run raises its error, which rolls back the caller's transaction — and with it
+//! anything the run wrote to `insync.runs`. So the failed run is handed to a short-lived
+//! dynamic background worker that inserts it in a transaction of its own, while the caller
+//! waits, before the error is re-raised. A parallel run commits its plan (the `running` run
+//! and its segments) the same way before its segment workers start.
 
-use crate::catalog::{extension_owner, RunRecord, INSERT_RUN_FROM_JSON};
+use crate::catalog::{
+    extension_owner, RunRecord, FAIL_UNFINISHED_SEGMENTS, INSERT_RUN_FROM_JSON,
+    INSERT_SEGMENTS_FROM_JSON,
+};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// What the worker needs: where to connect and what to insert.
+/// What the worker needs: where to connect and what to write.
 #[derive(Serialize, Deserialize)]
 struct FailedRun {
     database: u32,
     catalog_owner: u32,
     record: RunRecord,
+    /// Parallel runs: the planned segments (JSON array) to insert with the run.
+    segments: Option<String>,
 }
 
-/// Records `record` (status `failed`) outside the current transaction. Best effort: if no
-/// worker can be started the failure is still raised to the caller, with a WARNING.
+/// Records `record` (status `failed`) outside the current transaction, marking the segments a
+/// parallel run left unfinished as failed too. Best effort: if no worker can be started the
+/// failure is still raised to the caller, with a WARNING.
 pub fn record_failed_run(record: &RunRecord) {
+    if !commit_autonomously(record, None) {
+        pgrx::warning!(
+            "insync: no background worker slot to record failed run {}; raise max_worker_processes",
+            record.run_id
+        );
+    }
+}
+
+/// Commits a parallel run's plan: the run (status `running`) and its segments (a JSON array
+/// for [`INSERT_SEGMENTS_FROM_JSON`]). False when no worker could be started to do it.
+pub fn commit_plan(record: &RunRecord, segments_json: String) -> bool {
+    commit_autonomously(record, Some(segments_json))
+}
+
+fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> bool {
     let owner = match extension_owner() {
         Ok(owner) => owner,
         Err(e) => {
@@ -28,13 +51,14 @@ pub fn record_failed_run(record: &RunRecord) {
                 record.run_id,
                 e.message()
             );
-            return;
+            return false;
         }
     };
     let payload = serde_json::to_vec(&FailedRun {
         database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
         catalog_owner: owner.to_u32(),
         record: record.clone(),
+        segments,
     })
     .expect("failed run serializes");
     // SAFETY: the segment is sized for the payload plus its length prefix, and stays attached
@@ -46,7 +70,7 @@ pub fn record_failed_run(record: &RunRecord) {
         std::ptr::copy_nonoverlapping((len as u64).to_le_bytes().as_ptr(), base, 8);
         std::ptr::copy_nonoverlapping(payload.as_ptr(), base.add(8), len);
         let handle = pg_sys::dsm_segment_handle(segment);
-        let started = BackgroundWorkerBuilder::new("insync failed-run recorder")
+        let started = BackgroundWorkerBuilder::new("insync catalog writer")
             .set_type("insync recorder")
             .set_library("insync")
             .set_function("insync_record_failed_run")
@@ -54,18 +78,20 @@ pub fn record_failed_run(record: &RunRecord) {
             .enable_spi_access()
             .set_notify_pid(pg_sys::MyProcPid)
             .load_dynamic();
-        match started {
+        let started = match started {
             Ok(worker) => {
                 if worker.wait_for_shutdown().is_err() {
-                    pgrx::warning!("insync: the recorder of failed run {} did not finish", record.run_id);
+                    pgrx::warning!(
+                        "insync: the recorder of run {} did not finish",
+                        record.run_id
+                    );
                 }
+                true
             }
-            Err(_) => pgrx::warning!(
-                "insync: no background worker slot to record failed run {}; raise max_worker_processes",
-                record.run_id
-            ),
-        }
+            Err(_) => false,
+        };
         pg_sys::dsm_detach(segment);
+        started
     }
 }
 
@@ -99,6 +125,20 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
     let json = serde_json::to_string(&failed.record).expect("run record serializes");
     BackgroundWorker::transaction(|| {
         Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
-            .expect("inserting the failed run into insync.runs");
+            .expect("inserting the run into insync.runs");
+        if let Some(segments) = failed.segments {
+            Spi::run_with_args(INSERT_SEGMENTS_FROM_JSON, &[segments.into()])
+                .expect("inserting the run's segments into insync.run_segments");
+        } else if failed.record.segments.is_some() {
+            let planned_by = failed.record.resumes.unwrap_or(failed.record.run_id);
+            Spi::run_with_args(
+                FAIL_UNFINISHED_SEGMENTS,
+                &[
+                    planned_by.into(),
+                    failed.record.error_message.clone().into(),
+                ],
+            )
+            .expect("marking unfinished segments failed");
+        }
     });
 }
