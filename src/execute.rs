@@ -11,6 +11,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
+use std::sync::{Arc, Mutex};
 
 /// First key of insync's advisory locks (`'sync'` read as an int32); the second is the job id.
 /// `insync.job_status` looks for the same pair in `pg_locks` to show running jobs.
@@ -195,11 +196,14 @@ fn attempt(
     record: RunRecord,
     body: impl FnOnce(&mut RunRecord) -> SyncResult<Option<String>> + std::panic::UnwindSafe,
 ) -> SyncResult<RunRecord> {
+    // Shared with the subtransaction so a failure still knows the window and segments it had.
+    let progress = Arc::new(Mutex::new(record));
     let outcome = {
-        let mut record = record.clone();
+        let progress = Arc::clone(&progress);
         in_subtransaction(move || {
+            let mut record = progress.lock().unwrap_or_else(|p| p.into_inner());
             let watermark = body(&mut record).unwrap_or_report();
-            (record, watermark)
+            (record.clone(), watermark)
         })
     };
     match outcome {
@@ -209,14 +213,10 @@ fn attempt(
         }
         Err(caught) => {
             // The subtransaction rolled back every row the run wrote; keep a record of why.
-            let mut record = record;
+            let mut record = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
             record.error_message = Some(report_of(&caught).message().to_string());
             record.status = "failed".into();
-            if record.segments.is_none() {
-                // A parallel run that failed after planning has its segment count in the
-                // catalog already; the row written for it is read back there.
-                record.segments = crate::parallel::planned_segments(record.run_id)?;
-            }
+            record.finished_at = None;
             recorder::record_failed_run(&record);
             // Re-raise what the caller would have seen.
             Err(reworded(&caught, report_of(&caught).message().to_string()))

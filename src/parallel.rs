@@ -434,13 +434,3 @@ pub fn finish(
     Ok(unfinished.window_high.clone())
 }
 
-/// How many segments run `run_id` planned (committed with its plan), if it is a parallel run.
-pub fn planned_segments(run_id: i64) -> SyncResult<Option<i32>> {
-    as_catalog_owner(|| {
-        Spi::get_one_with_args::<i32>(
-            "SELECT (SELECT segments FROM insync.runs WHERE run_id = $1)",
-            &[run_id.into()],
-        )
-        .context("reading insync.runs")
-    })
-}
