@@ -34,6 +34,7 @@ test: test-unit test-pg test-regress
 
 bench: install
 	bash bench/incremental.sh
+	bash bench/parallel.sh
 	bash bench/dedup.sh
 	bash bench/remap.sh
 

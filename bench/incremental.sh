@@ -21,7 +21,7 @@ CREATE INDEX src_updated_at ON src (updated_at);
 CREATE TABLE dst_insync (LIKE src INCLUDING ALL);
 CREATE TABLE dst_hand (LIKE src INCLUDING ALL);
 SQL
-psql -c "SELECT job_name FROM sync_define('bench', source => 'src', target => 'dst_insync', key => '{id}', watermark => 'updated_at')" >/dev/null
+psql -c "SELECT job_name FROM sync_define('bench', source => 'src', target => 'dst_insync', key => '{id}', watermark => 'updated_at', parallel => '1')" >/dev/null
 psql -c "SET client_min_messages = warning; SELECT status FROM sync_incremental('bench')" >/dev/null
 psql -c "INSERT INTO dst_hand SELECT * FROM src"
 W=$(psql -At -c "SELECT watermark FROM insync.job_state WHERE job_name = 'bench'")
