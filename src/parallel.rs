@@ -433,4 +433,3 @@ pub fn finish(
     record.rows_deleted = totals.deleted;
     Ok(unfinished.window_high.clone())
 }
-

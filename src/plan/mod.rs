@@ -432,7 +432,9 @@ impl SyncPlan {
         let keys_not_null = format!("NOT ({})", self.any_key_null("src"));
         // The window is read more than once (merge, counts): materialize it only when picking
         // the latest row per key makes re-reading costly; a plain index range is cheaper to rescan.
-        let materialized = if self.needs_latest() {
+        // A hash slice reads the whole window to keep its share: read it once.
+        let hash_slice = matches!(segment.map(|s| &s.slice), Some(Slice::Hash { .. }));
+        let materialized = if self.needs_latest() || hash_slice {
             "MATERIALIZED"
         } else {
             "NOT MATERIALIZED"
