@@ -287,17 +287,9 @@ fn merge_segment(assignment: &Assignment, task: &SegmentTask) -> SyncResult<Tota
         Some((low, high)) => vec![low.clone().into(), high.clone().into()],
         None => vec![],
     };
-    let (read, null_keys, deleted, inserted, updated) = Spi::connect_mut(|client| {
-        let row = client.update(task.statement.as_str(), None, &args)?.first();
-        Ok::<_, pgrx::spi::Error>((
-            row.get::<i64>(1)?.unwrap_or(0),
-            row.get::<i64>(2)?.unwrap_or(0),
-            row.get::<i64>(3)?.unwrap_or(0),
-            row.get::<i64>(4)?.unwrap_or(0),
-            row.get::<i64>(5)?.unwrap_or(0),
-        ))
-    })
-    .context(&format!("merging segment {}", task.segment.number))?;
+    let (read, null_keys, deleted, inserted, updated) =
+        crate::execute::run_merge(&task.statement, &args)
+            .context(&format!("merging segment {}", task.segment.number))?;
     if null_keys > 0 {
         return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,

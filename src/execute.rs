@@ -278,20 +278,8 @@ fn execute_window(
         }
     }
     let statement = plan.merge_statement(kind, window);
-    let (read, null_keys, deleted, inserted, updated) = crate::settings::bulk(|| {
-        Spi::connect_mut(|client| {
-            let args = args();
-            let row = client.update(statement.as_str(), None, &args)?.first();
-            Ok::<_, pgrx::spi::Error>((
-                row.get::<i64>(1)?.unwrap_or(0),
-                row.get::<i64>(2)?.unwrap_or(0),
-                row.get::<i64>(3)?.unwrap_or(0),
-                row.get::<i64>(4)?.unwrap_or(0),
-                row.get::<i64>(5)?.unwrap_or(0),
-            ))
-        })
-    })
-    .context("running the merge")?;
+    let (read, null_keys, deleted, inserted, updated) =
+        crate::settings::bulk(|| run_merge(&statement, &args())).context("running the merge")?;
     if null_keys > 0 {
         let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(window), &args())
             .context("counting NULL keys")?
@@ -315,6 +303,23 @@ fn execute_window(
     record.status = "succeeded".into();
     record.finished_at = Some(now_text()?);
     Ok(high)
+}
+
+/// Runs a merge statement; its one row: rows_read, null_key_rows, deleted, inserted, updated.
+pub fn run_merge(
+    statement: &str,
+    args: &[DatumWithOid],
+) -> Result<(i64, i64, i64, i64, i64), pgrx::spi::Error> {
+    Spi::connect_mut(|client| {
+        let row = client.update(statement, None, args)?.first();
+        Ok((
+            row.get::<i64>(1)?.unwrap_or(0),
+            row.get::<i64>(2)?.unwrap_or(0),
+            row.get::<i64>(3)?.unwrap_or(0),
+            row.get::<i64>(4)?.unwrap_or(0),
+            row.get::<i64>(5)?.unwrap_or(0),
+        ))
+    })
 }
 
 /// Without a unique index the target may already hold several rows per key (an earlier
