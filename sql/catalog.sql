@@ -7,12 +7,12 @@ COMMENT ON SCHEMA insync IS 'insync catalog: sync jobs, their watermarks and run
 
 CREATE TABLE insync.jobs (
     job_id             bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-    job_name           text PRIMARY KEY CHECK (job_name <> ''),
+    job_name           text PRIMARY KEY CHECK (job_name OPERATOR(pg_catalog.<>) ''),
     owner              regrole NOT NULL,
     source             regclass NOT NULL,
     target             regclass NOT NULL,
-    key_columns        text[] NOT NULL CHECK (cardinality(key_columns) > 0),
-    mode               text NOT NULL CHECK (mode IN ('incremental', 'full', 'append')),
+    key_columns        text[] NOT NULL CHECK (pg_catalog.cardinality(key_columns) OPERATOR(pg_catalog.>) 0),
+    mode               text NOT NULL CHECK (mode OPERATOR(pg_catalog.=) ANY ('{incremental,full,append}'::text[])),
     watermark_column   text,
     watermark_type     regtype,
     watermark_relation regclass,
@@ -21,12 +21,12 @@ CREATE TABLE insync.jobs (
     lookback           text,
     columns            text[],
     lookups            jsonb,
-    parallel           text NOT NULL DEFAULT 'auto' CHECK (parallel = 'auto' OR parallel ~ '^[1-9][0-9]?$'),
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    updated_at         timestamptz NOT NULL DEFAULT now(),
-    CHECK ((watermark_column IS NULL) = (watermark_type IS NULL)),
-    CHECK ((watermark_relation IS NULL) = (watermark_join IS NULL)),
-    CHECK (mode = 'full' OR watermark_column IS NOT NULL)
+    parallel           text NOT NULL DEFAULT 'auto' CHECK (parallel OPERATOR(pg_catalog.=) 'auto' OR parallel OPERATOR(pg_catalog.~) '^[1-9][0-9]?$'),
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
+    CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
+    CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
 );
 COMMENT ON TABLE insync.jobs IS 'One row per sync job; written by sync_define, sync_alter and sync_drop';
 COMMENT ON COLUMN insync.jobs.job_name IS 'Name used to call the job, e.g. sync_incremental(''customer'')';
@@ -49,7 +49,7 @@ CREATE TABLE insync.job_state (
     job_name       text PRIMARY KEY REFERENCES insync.jobs ON UPDATE CASCADE ON DELETE CASCADE,
     watermark      text,
     last_run_id    bigint,
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE insync.job_state IS 'Per-job progress: the watermark up to which the source has been synced';
 COMMENT ON COLUMN insync.job_state.watermark IS 'Upper bound of the last successful window, in the ISO text form of the watermark type';
@@ -59,8 +59,8 @@ CREATE TABLE insync.runs (
     run_id         bigint PRIMARY KEY,
     job_name       text NOT NULL,
     owner          regrole NOT NULL,
-    kind           text NOT NULL CHECK (kind IN ('incremental', 'full', 'append')),
-    status         text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+    kind           text NOT NULL CHECK (kind OPERATOR(pg_catalog.=) ANY ('{incremental,full,append}'::text[])),
+    status         text NOT NULL CHECK (status OPERATOR(pg_catalog.=) ANY ('{running,succeeded,failed,skipped}'::text[])),
     started_at     timestamptz NOT NULL,
     finished_at    timestamptz,
     window_low     text,
@@ -103,43 +103,45 @@ ALTER TABLE insync.runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY jobs_of_my_roles ON insync.jobs FOR SELECT
     USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 CREATE POLICY state_of_my_jobs ON insync.job_state FOR SELECT
-    USING (EXISTS (SELECT 1 FROM insync.jobs j WHERE j.job_name = job_state.job_name));
+    USING (EXISTS (SELECT 1 FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) job_state.job_name));
 CREATE POLICY runs_of_my_roles ON insync.runs FOR SELECT
     USING (pg_catalog.pg_has_role(owner, 'USAGE') OR pg_catalog.pg_has_role(run_by, 'USAGE'));
 COMMENT ON POLICY jobs_of_my_roles ON insync.jobs IS 'A role sees the jobs owned by roles it is a member of';
 COMMENT ON POLICY state_of_my_jobs ON insync.job_state IS 'A role sees the state of the jobs it can see';
 COMMENT ON POLICY runs_of_my_roles ON insync.runs IS 'A role sees runs of its jobs and runs it made';
 
-CREATE VIEW insync.job_status WITH (security_barrier) AS
+-- security_invoker: the view shows what the tables under it show the reader (row-level
+-- security applies to the reader, not to the view's owner). Every operator is qualified, so
+-- nothing planted in a schema on the installer's search_path is bound into the view.
+CREATE VIEW insync.job_status WITH (security_invoker = true, security_barrier) AS
 SELECT j.job_name,
        j.owner,
        j.mode,
        j.source,
        j.target,
        r.run_id      AS last_run_id,
+       -- A run holds a row lock on its job's catalog row: the row's xmax is then the running
+       -- transaction, which holds a lock on its own transaction id.
        CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                          WHERE l.locktype = 'advisory' AND l.granted
-                            AND l.database = (SELECT oid FROM pg_catalog.pg_database
-                                               WHERE datname = pg_catalog.current_database())
-                            AND l.classid = 1936291427  -- 'sync' as an int: insync's lock space
-                            AND l.objid = j.job_id::oid AND l.objsubid = 2)
+                          WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid' AND l.granted
+                            AND l.transactionid OPERATOR(pg_catalog.=) j.xmax)
             THEN 'running' ELSE r.status END AS status,
        r.started_at  AS last_started_at,
        r.finished_at AS last_finished_at,
-       r.rows_read + 0 AS last_rows_read,
+       r.rows_read OPERATOR(pg_catalog.+) 0 AS last_rows_read,
        r.error_message AS last_error,
        s.watermark,
-       CASE WHEN j.watermark_type IN ('timestamp with time zone'::regtype,
-                                      'timestamp without time zone'::regtype, 'date'::regtype)
+       CASE WHEN j.watermark_type OPERATOR(pg_catalog.=) ANY (ARRAY['timestamp with time zone'::regtype,
+                                      'timestamp without time zone'::regtype, 'date'::regtype])
                  AND s.watermark IS NOT NULL
-            THEN pg_catalog.now() - s.watermark::timestamptz END AS lag,
+            THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
        ok.finished_at AS last_success_at
   FROM insync.jobs j
-  LEFT JOIN insync.job_state s USING (job_name)
-  LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name = j.job_name
+  LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
+  LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
                       ORDER BY x.run_id DESC LIMIT 1) r ON true
   LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
-                      WHERE x.job_name = j.job_name AND x.status = 'succeeded'
+                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.=) 'succeeded'
                       ORDER BY x.run_id DESC LIMIT 1) ok ON true;
 COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job), watermark and lag behind now()';
 
@@ -156,7 +158,7 @@ CREATE TABLE insync.run_segments (
     owner          regrole NOT NULL,
     slice          text NOT NULL,
     plan           jsonb NOT NULL,
-    status         text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    status         text NOT NULL DEFAULT 'pending' CHECK (status OPERATOR(pg_catalog.=) ANY ('{pending,running,done,failed}'::text[])),
     worker_pid     integer,
     rows_read      bigint NOT NULL DEFAULT 0,
     rows_inserted  bigint NOT NULL DEFAULT 0,
@@ -190,13 +192,13 @@ CREATE POLICY segments_of_my_roles ON insync.run_segments FOR SELECT
     USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 COMMENT ON POLICY segments_of_my_roles ON insync.run_segments IS 'A role sees the segments of its jobs'' runs';
 
-CREATE VIEW insync.segments AS
+CREATE VIEW insync.segments WITH (security_invoker = true) AS
 SELECT s.run_id,
        s.job_name,
        s.segment_no,
        s.slice,
-       CASE WHEN s.status = 'running' AND NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.worker_pid)
+       CASE WHEN s.status OPERATOR(pg_catalog.=) 'running' AND NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) s.worker_pid)
             THEN 'interrupted' ELSE s.status END AS state,
        s.worker_pid,
        a.application_name,
@@ -206,19 +208,20 @@ SELECT s.run_id,
        s.rows_deleted,
        s.started_at,
        s.finished_at,
-       coalesce(s.finished_at, CASE WHEN a.pid IS NOT NULL THEN pg_catalog.clock_timestamp() END) - s.started_at AS elapsed,
+       coalesce(s.finished_at, CASE WHEN a.pid IS NOT NULL THEN pg_catalog.clock_timestamp() END)
+           OPERATOR(pg_catalog.-) s.started_at AS elapsed,
        s.finished_by,
        s.error_message
   FROM insync.run_segments s
-  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.worker_pid AND s.status = 'running';
+  LEFT JOIN pg_catalog.pg_stat_activity a
+         ON a.pid OPERATOR(pg_catalog.=) s.worker_pid AND s.status OPERATOR(pg_catalog.=) 'running';
 COMMENT ON VIEW insync.segments IS 'Segments of parallel runs: state (interrupted when its worker died mid-merge), rows and timing, live while a run is in flight';
 GRANT SELECT ON insync.run_segments, insync.segments TO PUBLIC;
 
 -- Rows removed by dedup_table, or changed or merged away by remap_dimension: kept whole, so a
 -- batch can be put back with restore_quarantine(batch_id).
 CREATE SEQUENCE insync.quarantine_batch_seq;
-COMMENT ON SEQUENCE insync.quarantine_batch_seq IS 'Batch ids: one per dedup_table call';
-GRANT USAGE ON SEQUENCE insync.quarantine_batch_seq TO PUBLIC;
+COMMENT ON SEQUENCE insync.quarantine_batch_seq IS 'Batch ids: one per dedup_table or remap_dimension call; drawn by insync only';
 CREATE TABLE insync.quarantine (
     quarantine_id  bigint GENERATED ALWAYS AS IDENTITY,
     batch_id       bigint NOT NULL,
@@ -229,8 +232,8 @@ CREATE TABLE insync.quarantine (
     after_data     json,
     changed_column text,
     reason         text NOT NULL,
-    removed_at     timestamptz NOT NULL DEFAULT now(),
-    removed_by     regrole NOT NULL DEFAULT current_user::regrole,
+    removed_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    removed_by     regrole NOT NULL,
     restored_at    timestamptz
 );
 -- Batch ids grow with insertion order, so a BRIN index finds a batch at almost no write cost
@@ -246,13 +249,46 @@ COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json 
 COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge: the row as it was left, so an undo finds it';
 COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the only column the remap changed, so an undo finds the row by the rest';
 COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
-COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table call removed the row';
+COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table or remap_dimension call removed the row (the batch''s opened_by)';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
--- The removal runs with the caller's privileges, so the caller writes its own quarantine
--- rows (never someone else's); nobody but insync can change or delete them afterwards.
+-- The removal runs as the table's owner (a security-restricted operation), inside one
+-- statement that also writes the quarantine. A quarantine row can only be written for a batch
+-- insync opened in the writing transaction, for that table and in the name of the role that
+-- called it (after checking that role's privileges): nobody can forge rows that a later
+-- restore_quarantine would write into a table.
+CREATE TABLE insync.quarantine_batches (
+    batch_id    bigint NOT NULL,
+    table_oid   regclass NOT NULL,
+    opened_by   regrole NOT NULL,
+    opened_in   xid8 NOT NULL,
+    opened_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (batch_id, table_oid)
+);
+COMMENT ON TABLE insync.quarantine_batches IS 'Quarantine batches insync opened (one row per table a batch touches); written by insync only';
+COMMENT ON COLUMN insync.quarantine_batches.batch_id IS 'The batch (restore_quarantine(batch_id) undoes it)';
+COMMENT ON COLUMN insync.quarantine_batches.table_oid IS 'The table the batch may quarantine rows of';
+COMMENT ON COLUMN insync.quarantine_batches.opened_by IS 'The role whose dedup_table or remap_dimension call opened it';
+COMMENT ON COLUMN insync.quarantine_batches.opened_in IS 'Transaction that opened it: quarantine rows of the batch can only be written there';
+COMMENT ON COLUMN insync.quarantine_batches.opened_at IS 'When the batch was opened';
+COMMENT ON INDEX insync.quarantine_batches_pkey IS 'One row per batch and table';
+ALTER TABLE insync.quarantine_batches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY batches_open_here ON insync.quarantine_batches FOR SELECT
+    USING (pg_catalog.pg_has_role(opened_by, 'USAGE')
+           OR opened_in OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned());
+COMMENT ON POLICY batches_open_here ON insync.quarantine_batches IS 'A role sees its own batches, and any batch opened in its transaction (the statement writing it)';
+GRANT SELECT ON insync.quarantine_batches TO PUBLIC;
+
 ALTER TABLE insync.quarantine ENABLE ROW LEVEL SECURITY;
-CREATE POLICY quarantine_read ON insync.quarantine FOR SELECT USING (pg_catalog.pg_has_role(removed_by, 'USAGE'));
-CREATE POLICY quarantine_write ON insync.quarantine FOR INSERT WITH CHECK (removed_by = current_user::regrole);
-COMMENT ON POLICY quarantine_read ON insync.quarantine IS 'A role sees the rows its own (or its roles'') dedup calls removed';
-COMMENT ON POLICY quarantine_write ON insync.quarantine IS 'A role can only quarantine rows in its own name';
+CREATE POLICY quarantine_read ON insync.quarantine FOR SELECT
+    USING (pg_catalog.pg_has_role(removed_by, 'USAGE')
+           OR pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                       WHERE c.oid OPERATOR(pg_catalog.=) table_oid), 'USAGE'));
+CREATE POLICY quarantine_write ON insync.quarantine FOR INSERT
+    WITH CHECK (EXISTS (SELECT 1 FROM insync.quarantine_batches b
+                         WHERE b.batch_id OPERATOR(pg_catalog.=) quarantine.batch_id
+                           AND b.table_oid OPERATOR(pg_catalog.=) quarantine.table_oid
+                           AND b.opened_by OPERATOR(pg_catalog.=) quarantine.removed_by
+                           AND b.opened_in OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()));
+COMMENT ON POLICY quarantine_read ON insync.quarantine IS 'A role sees the rows its own (or its roles'') calls removed, and the rows removed from tables it owns';
+COMMENT ON POLICY quarantine_write ON insync.quarantine IS 'Rows only for a batch insync opened in this transaction, for its table and in its caller''s name';
 GRANT SELECT, INSERT ON insync.quarantine TO PUBLIC;

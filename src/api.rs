@@ -2,7 +2,7 @@
 
 use crate::catalog::RunRecord;
 use crate::dedup::{self, DedupOptions};
-use crate::error::SyncResult;
+use crate::error::{required, text_array, SyncResult};
 use crate::execute;
 use crate::jobs::{self, JobSpec, JobSummary};
 use crate::plan::RunKind;
@@ -67,17 +67,17 @@ fn job_row(s: JobSummary) -> JobRow {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile)]
 fn sync_define(
-    job_name: &str,
-    source: &str,
-    target: &str,
-    key: Vec<String>,
+    job_name: Option<&str>,
+    source: Option<&str>,
+    target: Option<&str>,
+    key: Option<Vec<Option<String>>>,
     watermark: default!(Option<String>, "NULL"),
-    mode: default!(String, "'incremental'"),
+    mode: default!(Option<String>, "'incremental'"),
     watermark_source: default!(Option<String>, "NULL"),
-    watermark_join: default!(Option<Vec<String>>, "NULL"),
+    watermark_join: default!(Option<Vec<Option<String>>>, "NULL"),
     source_filter: default!(Option<String>, "NULL"),
     lookback: default!(Option<String>, "NULL"),
-    columns: default!(Option<Vec<String>>, "NULL"),
+    columns: default!(Option<Vec<Option<String>>>, "NULL"),
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     parallel: default!(Option<String>, "NULL"),
 ) -> Result<
@@ -95,17 +95,19 @@ fn sync_define(
     >,
     ErrorReport,
 > {
+    const F: &str = "sync_define";
+    let job_name = required(job_name, F, "job_name")?;
     let spec = JobSpec {
-        source: Some(source.into()),
-        target: Some(target.into()),
-        key: Some(key),
-        mode: Some(mode),
+        source: Some(required(source, F, "source")?.into()),
+        target: Some(required(target, F, "target")?.into()),
+        key: Some(required(text_array(key, F, "key")?, F, "key")?),
+        mode: Some(required(mode, F, "mode")?),
         watermark,
         watermark_source,
-        watermark_join,
+        watermark_join: text_array(watermark_join, F, "watermark_join")?,
         source_filter,
         lookback,
-        columns,
+        columns: text_array(columns, F, "columns")?,
         lookups: lookups.map(|l| l.0),
         parallel,
     };
@@ -116,20 +118,20 @@ fn sync_define(
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile)]
 fn sync_alter(
-    job_name: &str,
+    job_name: Option<&str>,
     new_name: default!(Option<&str>, "NULL"),
     source: default!(Option<String>, "NULL"),
     target: default!(Option<String>, "NULL"),
-    key: default!(Option<Vec<String>>, "NULL"),
+    key: default!(Option<Vec<Option<String>>>, "NULL"),
     mode: default!(Option<String>, "NULL"),
     watermark: default!(Option<String>, "NULL"),
     watermark_source: default!(Option<String>, "NULL"),
-    watermark_join: default!(Option<Vec<String>>, "NULL"),
+    watermark_join: default!(Option<Vec<Option<String>>>, "NULL"),
     source_filter: default!(Option<String>, "NULL"),
     lookback: default!(Option<String>, "NULL"),
-    columns: default!(Option<Vec<String>>, "NULL"),
+    columns: default!(Option<Vec<Option<String>>>, "NULL"),
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
-    reset_watermark: default!(bool, false),
+    reset_watermark: default!(Option<bool>, false),
     parallel: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
@@ -146,17 +148,20 @@ fn sync_alter(
     >,
     ErrorReport,
 > {
+    const F: &str = "sync_alter";
+    let job_name = required(job_name, F, "job_name")?;
+    let reset_watermark = required(reset_watermark, F, "reset_watermark")?;
     let spec = JobSpec {
         source,
         target,
-        key,
+        key: text_array(key, F, "key")?,
         mode,
         watermark,
         watermark_source,
-        watermark_join,
+        watermark_join: text_array(watermark_join, F, "watermark_join")?,
         source_filter,
         lookback,
-        columns,
+        columns: text_array(columns, F, "columns")?,
         lookups: lookups.map(|l| l.0),
         parallel,
     };
@@ -165,14 +170,14 @@ fn sync_alter(
 
 /// Removes a job and its watermark; its run history stays in insync.runs.
 #[pg_extern(volatile)]
-fn sync_drop(job_name: &str) -> SyncResult<bool> {
-    jobs::drop_job(job_name).map(|_| true)
+fn sync_drop(job_name: Option<&str>) -> SyncResult<bool> {
+    jobs::drop_job(required(job_name, "sync_drop", "job_name")?).map(|_| true)
 }
 
 /// Syncs the rows that changed since the last run (the first run is the initial load).
 #[pg_extern(volatile)]
 fn sync_incremental(
-    job_name: &str,
+    job_name: Option<&str>,
     parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
@@ -190,13 +195,14 @@ fn sync_incremental(
     >,
     ErrorReport,
 > {
+    let job_name = required(job_name, "sync_incremental", "job_name")?;
     execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
 }
 
 /// Makes the target equal to the source: inserts, updates, and deletes keys gone from it.
 #[pg_extern(volatile)]
 fn sync_full(
-    job_name: &str,
+    job_name: Option<&str>,
     parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
@@ -214,13 +220,14 @@ fn sync_full(
     >,
     ErrorReport,
 > {
+    let job_name = required(job_name, "sync_full", "job_name")?;
     execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
 }
 
 /// Runs a job the way its mode says (what a pg_cron schedule calls).
 #[pg_extern(volatile)]
 fn sync_run(
-    job_name: &str,
+    job_name: Option<&str>,
     parallel: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
@@ -238,6 +245,7 @@ fn sync_run(
     >,
     ErrorReport,
 > {
+    let job_name = required(job_name, "sync_run", "job_name")?;
     execute::run_job(job_name, None, parallel).map(run_row)
 }
 
@@ -245,7 +253,7 @@ fn sync_run(
 /// advances the watermark to the end of that window.
 #[pg_extern(volatile)]
 fn sync_resume(
-    run_id: i64,
+    run_id: Option<i64>,
 ) -> Result<
     TableIterator<
         'static,
@@ -262,7 +270,18 @@ fn sync_resume(
     >,
     ErrorReport,
 > {
-    execute::resume_run(run_id).map(run_row)
+    execute::resume_run(required(run_id, "sync_resume", "run_id")?).map(run_row)
+}
+
+/// The table name and key columns every duplicate function requires.
+fn table_and_keys<'a>(
+    tbl: Option<&'a str>,
+    keys: Option<Vec<Option<String>>>,
+    function: &str,
+) -> SyncResult<(&'a str, Vec<String>)> {
+    let tbl = required(tbl, function, "tbl")?;
+    let keys = required(text_array(keys, function, "keys")?, function, "keys")?;
+    Ok((tbl, keys))
 }
 
 fn dedup_options(
@@ -285,11 +304,11 @@ fn dedup_options(
 /// One row per duplicated key: the key, how many copies, which columns differ, and why.
 #[pg_extern(stable)]
 fn find_duplicates(
-    tbl: &str,
-    keys: Vec<String>,
+    tbl: Option<&str>,
+    keys: Option<Vec<Option<String>>>,
     order_by: default!(Option<String>, "NULL"),
     source_column: default!(Option<String>, "NULL"),
-    ignore_columns: default!(Option<Vec<String>>, "NULL"),
+    ignore_columns: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -302,6 +321,9 @@ fn find_duplicates(
     >,
     ErrorReport,
 > {
+    const F: &str = "find_duplicates";
+    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
+    let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
     let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
     dedup::find_duplicates(tbl, &keys, &opts).map(TableIterator::new)
 }
@@ -309,11 +331,11 @@ fn find_duplicates(
 /// Counts of duplicated keys per cause, for large tables.
 #[pg_extern(stable)]
 fn duplicate_summary(
-    tbl: &str,
-    keys: Vec<String>,
+    tbl: Option<&str>,
+    keys: Option<Vec<Option<String>>>,
     order_by: default!(Option<String>, "NULL"),
     source_column: default!(Option<String>, "NULL"),
-    ignore_columns: default!(Option<Vec<String>>, "NULL"),
+    ignore_columns: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -326,6 +348,9 @@ fn duplicate_summary(
     >,
     ErrorReport,
 > {
+    const F: &str = "duplicate_summary";
+    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
+    let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
     let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
     dedup::summary(tbl, &keys, &opts).map(TableIterator::new)
 }
@@ -335,16 +360,16 @@ fn duplicate_summary(
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile)]
 fn dedup_table(
-    tbl: &str,
-    keys: Vec<String>,
-    keep: default!(String, "'latest'"),
+    tbl: Option<&str>,
+    keys: Option<Vec<Option<String>>>,
+    keep: default!(Option<String>, "'latest'"),
     order_by: default!(Option<String>, "NULL"),
     source_column: default!(Option<String>, "NULL"),
-    source_order: default!(Option<Vec<String>>, "NULL"),
-    ignore_columns: default!(Option<Vec<String>>, "NULL"),
-    dry_run: default!(bool, false),
-    allow_distinct_rows: default!(bool, false),
-    add_unique_index: default!(bool, false),
+    source_order: default!(Option<Vec<Option<String>>>, "NULL"),
+    ignore_columns: default!(Option<Vec<Option<String>>>, "NULL"),
+    dry_run: default!(Option<bool>, false),
+    allow_distinct_rows: default!(Option<bool>, false),
+    add_unique_index: default!(Option<bool>, false),
 ) -> Result<
     TableIterator<
         'static,
@@ -359,16 +384,18 @@ fn dedup_table(
     >,
     ErrorReport,
 > {
+    const F: &str = "dedup_table";
+    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
     let opts = DedupOptions {
-        dry_run,
-        allow_distinct_rows,
-        add_unique_index,
+        dry_run: required(dry_run, F, "dry_run")?,
+        allow_distinct_rows: required(allow_distinct_rows, F, "allow_distinct_rows")?,
+        add_unique_index: required(add_unique_index, F, "add_unique_index")?,
         ..dedup_options(
-            Some(keep),
+            Some(required(keep, F, "keep")?),
             order_by,
             source_column,
-            source_order,
-            ignore_columns,
+            text_array(source_order, F, "source_order")?,
+            text_array(ignore_columns, F, "ignore_columns")?,
         )
     };
     dedup::dedup_table(tbl, &keys, &opts).map(|lines| {
@@ -382,8 +409,8 @@ fn dedup_table(
 
 /// Puts a quarantined batch back into its table; returns the rows restored.
 #[pg_extern(volatile)]
-fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
-    quarantine::restore(batch_id)
+fn restore_quarantine(batch_id: Option<i64>) -> SyncResult<i64> {
+    quarantine::restore(required(batch_id, "restore_quarantine", "batch_id")?)
 }
 
 /// Sets `target.column` to the dimension's current `value` wherever it differs; one row per
@@ -391,15 +418,15 @@ fn restore_quarantine(batch_id: i64) -> SyncResult<i64> {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile)]
 fn remap_dimension(
-    target: &str,
-    column: &str,
-    dimension: &str,
-    join_on: Vec<String>,
-    value: &str,
+    target: Option<&str>,
+    column: Option<&str>,
+    dimension: Option<&str>,
+    join_on: Option<Vec<Option<String>>>,
+    value: Option<&str>,
     current_by: default!(Option<String>, "NULL"),
     current_flag: default!(Option<String>, "NULL"),
     merge: default!(Option<pgrx::JsonB>, "NULL"),
-    dry_run: default!(bool, false),
+    dry_run: default!(Option<bool>, false),
     block_from: default!(Option<i64>, "NULL"),
     block_to: default!(Option<i64>, "NULL"),
     batch_id: default!(Option<i64>, "NULL"),
@@ -417,11 +444,17 @@ fn remap_dimension(
     >,
     ErrorReport,
 > {
+    const F: &str = "remap_dimension";
+    let target = required(target, F, "target")?;
+    let column = required(column, F, "column")?;
+    let dimension = required(dimension, F, "dimension")?;
+    let join_on = required(text_array(join_on, F, "join_on")?, F, "join_on")?;
+    let value = required(value, F, "value")?;
     let opts = RemapOptions {
         current_by,
         current_flag,
         merge: merge.map(|m| m.0),
-        dry_run,
+        dry_run: required(dry_run, F, "dry_run")?,
         blocks: block_from.zip(block_to),
         batch_id,
     };
@@ -446,34 +479,57 @@ CREATE PROCEDURE remap_dimension_batched(target text, "column" text, dimension t
                                          current_flag text DEFAULT NULL, merge jsonb DEFAULT NULL,
                                          batch_blocks integer DEFAULT 10000)
 LANGUAGE plpgsql AS $proc$
+-- Runs as its caller with the caller's search_path (a procedure that COMMITs cannot pin one
+-- with SET), so every operator and function below is schema-qualified.
 DECLARE
-    rel regclass := target::regclass;
+    rel regclass;
     part regclass;
     blocks bigint;
     first_block bigint;
-    batch bigint := pg_catalog.nextval('insync.quarantine_batch_seq');
+    batch bigint;
     changed bigint;
+    batch_of_call bigint;
     total bigint := 0;
     batches integer := 0;
 BEGIN
+    IF target IS NULL OR "column" IS NULL OR dimension IS NULL OR join_on IS NULL OR value IS NULL
+       OR batch_blocks IS NULL THEN
+        RAISE EXCEPTION 'remap_dimension_batched: argument "%" must not be NULL',
+            CASE WHEN target IS NULL THEN 'target' WHEN "column" IS NULL THEN 'column'
+                 WHEN dimension IS NULL THEN 'dimension' WHEN join_on IS NULL THEN 'join_on'
+                 WHEN value IS NULL THEN 'value' ELSE 'batch_blocks' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF batch_blocks OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'remap_dimension_batched: batch_blocks must be at least 1, not %', batch_blocks
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    rel := target::regclass;
     -- The leaves of a partitioned table, or the table itself.
     FOR part IN SELECT p.relid FROM pg_catalog.pg_partition_tree(rel) p WHERE p.isleaf
                 UNION ALL SELECT rel WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(rel))
                 ORDER BY 1 LOOP
-        blocks := pg_catalog.pg_relation_size(part) / pg_catalog.current_setting('block_size')::bigint;
+        blocks := pg_catalog.pg_relation_size(part)
+                  OPERATOR(pg_catalog./) pg_catalog.current_setting('block_size')::bigint;
         first_block := 0;
-        WHILE first_block < blocks LOOP
-            SELECT coalesce(sum(r.rows_changed), 0) INTO changed
+        WHILE first_block OPERATOR(pg_catalog.<) blocks LOOP
+            -- The first call opens the quarantine batch; the later ones add to it.
+            SELECT coalesce(pg_catalog.sum(r.rows_changed), 0), pg_catalog.max(r.batch_id)
+              INTO changed, batch_of_call
               FROM @extschema@.remap_dimension(part::text, "column", dimension, join_on, value,
                                    current_by => current_by, current_flag => current_flag, merge => merge,
-                                   block_from => first_block, block_to => first_block + batch_blocks,
+                                   block_from => first_block,
+                                   block_to => first_block OPERATOR(pg_catalog.+) batch_blocks,
                                    batch_id => batch) r;
-            total := total + changed;
-            batches := batches + 1;
+            batch := coalesce(batch, batch_of_call);
+            total := total OPERATOR(pg_catalog.+) changed;
+            batches := batches OPERATOR(pg_catalog.+) 1;
             RAISE NOTICE 'remap_dimension: % blocks % to % of %: % rows changed (% so far)',
-                part, first_block, least(first_block + batch_blocks, blocks) - 1, blocks, changed, total;
+                part, first_block,
+                least(first_block OPERATOR(pg_catalog.+) batch_blocks, blocks) OPERATOR(pg_catalog.-) 1,
+                blocks, changed, total;
             COMMIT;  -- each batch is its own transaction: locks are held one batch at a time
-            first_block := first_block + batch_blocks;
+            first_block := first_block OPERATOR(pg_catalog.+) batch_blocks;
         END LOOP;
     END LOOP;
     RAISE NOTICE 'remap_dimension: % rows changed in % batches; restore_quarantine(%) undoes it', total, batches, batch;

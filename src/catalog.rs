@@ -10,31 +10,11 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use serde::{Deserialize, Serialize};
 
-/// Runs `f` as the extension owner with `search_path = pg_catalog, pg_temp`, then restores the
-/// caller's identity and settings. An error unwinds through transaction abort, which restores
-/// both too.
+/// Runs `f` as the extension owner (see [`crate::security::as_role`]): the only identity that
+/// writes the catalog. No user expression is evaluated inside.
 pub fn as_catalog_owner<R>(f: impl FnOnce() -> SyncResult<R>) -> SyncResult<R> {
     let owner = extension_owner()?;
-    let mut saved_user = pg_sys::Oid::INVALID;
-    let mut saved_context = 0;
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-    }
-    crate::settings::with_settings(&[(c"search_path", c"pg_catalog, pg_temp")], || {
-        // SAFETY: switching the current user as SECURITY DEFINER functions do; restored below
-        // (and by transaction abort on error).
-        unsafe {
-            pg_sys::SetUserIdAndSecContext(
-                owner,
-                saved_context
-                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                    | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-            );
-        }
-        let result = f();
-        unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
-        result
-    })
+    crate::security::as_role(owner, f)
 }
 
 /// The role that owns the extension, and with it the catalog.
@@ -109,9 +89,19 @@ fn unknown_job(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
     )
 }
 
-/// Loads a job (bypassing row-level security so that a foreign job gets a permission error,
-/// not a misleading "does not exist").
+/// Loads a job the caller may act on: a job owned by a role the caller is not a member of
+/// answers exactly like a job that does not exist, so its existence does not leak.
 pub fn load_job(name: &str) -> SyncResult<Job> {
+    let job = load_job_unchecked(name)?;
+    if crate::security::is_member_of(job.owner)? {
+        Ok(job)
+    } else {
+        Err(unknown_job(name))
+    }
+}
+
+/// Loads a job whoever owns it (insync's own bookkeeping, never a caller's request).
+fn load_job_unchecked(name: &str) -> SyncResult<Job> {
     let job = as_catalog_owner(|| {
         Spi::connect(|client| {
             let rows = client
@@ -176,29 +166,6 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
         })
     })?;
     job.ok_or_else(|| unknown_job(name))
-}
-
-/// The caller may run, alter or drop a job when it is a member of the job's owner role
-/// (superusers always are).
-pub fn check_job_access(job: &Job, action: &str) -> SyncResult<()> {
-    let allowed = Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.pg_has_role(current_user, $1, 'USAGE')",
-        &[job.owner.into()],
-    )
-    .context("checking job ownership")?
-    .unwrap_or(false);
-    if allowed {
-        Ok(())
-    } else {
-        Err(error_with_hint(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("permission denied to {action} sync job \"{}\"", job.name),
-            format!(
-                "The job belongs to role \"{}\"; only its members and superusers may {action} it.",
-                job.owner_name
-            ),
-        ))
-    }
 }
 
 /// Inserts or replaces a job definition. `reset_state` forgets the watermark.
@@ -347,9 +314,9 @@ pub struct RunRecord {
 /// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):
 /// inserted, or replacing the `running` row a parallel run committed when it started.
 pub const INSERT_RUN_FROM_JSON: &str = "INSERT INTO insync.runs \
-     SELECT * FROM jsonb_populate_record(NULL::insync.runs, $1::jsonb || jsonb_build_object('finished_at', \
+     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::insync.runs, $1::jsonb || pg_catalog.jsonb_build_object('finished_at', \
             CASE WHEN $1::jsonb ->> 'status' <> 'running' \
-                 THEN coalesce($1::jsonb ->> 'finished_at', clock_timestamp()::text) END)) \
+                 THEN coalesce($1::jsonb ->> 'finished_at', pg_catalog.clock_timestamp()::text) END)) \
      ON CONFLICT (run_id) DO UPDATE SET (status, finished_at, window_low, window_high, rows_read, rows_inserted, \
             rows_updated, rows_deleted, error_message, segments, resumes) \
           = (EXCLUDED.status, EXCLUDED.finished_at, EXCLUDED.window_low, EXCLUDED.window_high, EXCLUDED.rows_read, \
@@ -359,13 +326,13 @@ pub const INSERT_RUN_FROM_JSON: &str = "INSERT INTO insync.runs \
 /// SQL that marks the segments a failed parallel run left unfinished (`$1` = the run that
 /// planned them, `$2` = why), so `insync.segments` says so.
 pub const FAIL_UNFINISHED_SEGMENTS: &str = "UPDATE insync.run_segments \
-        SET status = 'failed', finished_at = clock_timestamp(), error_message = coalesce(error_message, $2) \
+        SET status = 'failed', finished_at = pg_catalog.clock_timestamp(), error_message = coalesce(error_message, $2) \
       WHERE run_id = $1 AND status IN ('pending', 'running')";
 
 /// SQL that inserts planned segments given as a JSON array in `$1`.
 pub const INSERT_SEGMENTS_FROM_JSON: &str = "INSERT INTO insync.run_segments (run_id, segment_no, job_name, owner, slice, plan) \
      SELECT x.run_id, x.segment_no, x.job_name, x.owner::regrole, x.slice, x.plan \
-       FROM jsonb_to_recordset($1::jsonb) AS x(run_id bigint, segment_no integer, job_name text, owner text, slice text, plan jsonb)";
+       FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS x(run_id bigint, segment_no integer, job_name text, owner text, slice text, plan jsonb)";
 
 /// Writes a run record and, for a succeeded run with a window, advances the watermark: both in
 /// the caller's transaction, so they commit or vanish together with the data.

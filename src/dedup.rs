@@ -1,13 +1,17 @@
 //! find_duplicates, dedup_table and restore_quarantine: diagnose why a table has several
 //! rows per key, remove the extra copies into the quarantine, and put them back on demand.
+//! The caller's privileges are checked; the table is then read and changed as its owner (its
+//! triggers run as the role that wrote them, never as a superuser calling dedup_table).
 
 use crate::catalog::as_catalog_owner;
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::dedup::{DedupPlan, Keep};
 use crate::plan::{quote_ident, Column};
+use crate::quarantine::open_batch;
 use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use crate::security::{as_role, is_member_of, refuse_row_security, relation_owner};
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{pg_sys, PgSqlErrorCode};
 
 /// Column names that only describe a load, treated as metadata unless told otherwise.
 const LOAD_METADATA: &[&str] = &[
@@ -62,6 +66,8 @@ pub struct DedupLine {
 struct Target {
     info: RelationInfo,
     columns: Vec<ColumnInfo>,
+    /// The table's owner: the removal (and its triggers) runs as this role.
+    owner: pg_sys::Oid,
 }
 
 fn table_for(name: &str, function: &str) -> SyncResult<Target> {
@@ -72,8 +78,14 @@ fn table_for(name: &str, function: &str) -> SyncResult<Target> {
             format!("{function}: \"{}\" is not a table", info.display()),
         ));
     }
+    refuse_row_security(info.oid, &info.display(), function)?;
     let columns = columns_of(info.oid)?;
-    Ok(Target { info, columns })
+    let owner = relation_owner(info.oid)?;
+    Ok(Target {
+        info,
+        columns,
+        owner,
+    })
 }
 
 fn require_column(t: &Target, column: &str, role: &str, function: &str) -> SyncResult<()> {
@@ -226,18 +238,41 @@ fn build_plan(
 }
 
 /// A plan for reading only (find_duplicates, duplicate_summary): the keep policy is moot.
+/// Returns it with the table's owner, whom the caller (holding SELECT) reads the table as.
 fn analysis_plan(
     table: &str,
     keys: &[String],
     opts: &DedupOptions,
     function: &str,
-) -> SyncResult<DedupPlan> {
+) -> SyncResult<(DedupPlan, pg_sys::Oid)> {
     let t = table_for(table, function)?;
+    require_privilege(&t, "SELECT", function, None)?;
     let opts = DedupOptions {
         keep: Some("first".into()),
         ..opts.clone()
     };
-    build_plan(&t, keys, &opts, function)
+    let plan = build_plan(&t, keys, &opts, function)?;
+    Ok((plan, t.owner))
+}
+
+/// The caller's own privilege on the table, checked before anything runs as its owner.
+fn require_privilege(
+    t: &Target,
+    privilege: &str,
+    function: &str,
+    hint: Option<&str>,
+) -> SyncResult<()> {
+    if resolve::has_table_privilege(t.info.oid, privilege)? {
+        return Ok(());
+    }
+    let message = format!(
+        "permission denied for table {} ({function} needs {privilege})",
+        t.info.display()
+    );
+    Err(match hint {
+        Some(hint) => error_with_hint(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint),
+        None => error(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message),
+    })
 }
 
 /// Rows of `find_duplicates`: key, copies, differing columns, cause.
@@ -246,8 +281,8 @@ pub fn find_duplicates(
     keys: &[String],
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(pgrx::JsonB, i64, Vec<String>, String)>> {
-    let plan = analysis_plan(table, keys, opts, "find_duplicates")?;
-    crate::settings::bulk(|| {
+    let (plan, owner) = analysis_plan(table, keys, opts, "find_duplicates")?;
+    as_role(owner, || crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
             rows.into_iter()
@@ -262,7 +297,7 @@ pub fn find_duplicates(
                 })
                 .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         })
-    })
+    }))
     .context("finding duplicates")
 }
 
@@ -272,8 +307,8 @@ pub fn summary(
     keys: &[String],
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(String, i64, i64, i64)>> {
-    let plan = analysis_plan(table, keys, opts, "duplicate_summary")?;
-    crate::settings::bulk(|| {
+    let (plan, owner) = analysis_plan(table, keys, opts, "duplicate_summary")?;
+    as_role(owner, || crate::settings::bulk(|| {
         Spi::connect(|client| {
             let rows = client.select(plan.summary().as_str(), None, &[])?;
             rows.into_iter()
@@ -287,7 +322,7 @@ pub fn summary(
                 })
                 .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         })
-    })
+    }))
     .context("summarizing duplicates")
 }
 
@@ -299,23 +334,31 @@ pub fn dedup_table(
 ) -> SyncResult<Vec<DedupLine>> {
     let t = table_for(table, "dedup_table")?;
     let plan = build_plan(&t, keys, opts, "dedup_table")?;
+    require_privilege(&t, "SELECT", "dedup_table", None)?;
     if !opts.dry_run {
-        let may_delete = resolve::has_table_privilege(t.info.oid, "DELETE")?;
-        if !may_delete {
-            return Err(error_with_hint(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!(
-                    "permission denied to delete from {} (dedup_table needs DELETE)",
-                    t.info.display()
-                ),
-                "dry_run => true reports what would be removed without deleting.",
-            ));
-        }
+        require_privilege(
+            &t,
+            "DELETE",
+            "dedup_table",
+            Some("dry_run => true reports what would be removed without deleting."),
+        )?;
     }
-    let batch_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
-        .context("drawing a batch id")?
-        .unwrap_or_default();
-    let lines = crate::settings::bulk(|| {
+    if opts.add_unique_index && !opts.dry_run && !is_member_of(t.owner)? {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "dedup_table: must be owner of table {} to add a unique index",
+                t.info.display()
+            ),
+            "Leave add_unique_index false, or ask the table's owner to run it.",
+        ));
+    }
+    let batch_id = if opts.dry_run {
+        0
+    } else {
+        open_batch(None, t.info.oid, "dedup_table")?
+    };
+    let lines = as_role(t.owner, || crate::settings::bulk(|| {
         Spi::connect_mut(|client| {
             let rows = client.update(
                 plan.dedup(opts.dry_run).as_str(),
@@ -354,7 +397,7 @@ pub fn dedup_table(
                 })
                 .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         })
-    })
+    }))
     .context("removing duplicates")?;
     let narrow = lines
         .iter()
@@ -386,10 +429,12 @@ pub fn dedup_table(
             .collect::<Vec<_>>()
             .join(", ");
         // Inside a function the index cannot be built CONCURRENTLY; it shares the repair's transaction.
-        Spi::run(&format!(
-            "CREATE UNIQUE INDEX ON {} ({cols})",
-            t.info.relation.sql()
-        ))
+        as_role(t.owner, || {
+            Spi::run(&format!(
+                "CREATE UNIQUE INDEX ON {} ({cols})",
+                t.info.relation.sql()
+            ))
+        })
         .context("adding the unique index")?;
     }
     Ok(lines)

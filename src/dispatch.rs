@@ -39,7 +39,7 @@ pub struct Assignment {
     pub segments_total: u32,
     /// Window bounds `$1`, `$2` (absent for full runs, which read everything).
     pub bounds: Option<(Option<String>, Option<String>)>,
-    /// The caller's settings the statements may depend on (search_path for a source filter...).
+    /// The settings the segments' statements run under (see [`caller_settings`]).
     pub settings: Vec<(String, String)>,
     pub tasks: Vec<SegmentTask>,
 }
@@ -53,11 +53,12 @@ pub struct Totals {
     pub deleted: i64,
 }
 
-/// The settings copied from the caller into each segment's transaction, and no JIT (see
-/// `settings::bulk`).
+/// The settings of each segment's transaction: the caller's time and date settings (a
+/// filter may depend on them), insync's pinned search_path and string syntax (as in the
+/// leader, see `security::SAFE_SETTINGS`), and no JIT (see `settings::bulk`).
 pub fn caller_settings() -> SyncResult<Vec<(String, String)>> {
-    let mut settings = Vec::new();
-    for name in ["search_path", "TimeZone", "DateStyle", "IntervalStyle"] {
+    let mut settings = crate::security::safe_settings_text();
+    for name in ["TimeZone", "DateStyle", "IntervalStyle"] {
         let value = Spi::get_one_with_args::<String>(
             "SELECT pg_catalog.current_setting($1)",
             &[name.into()],
@@ -450,7 +451,9 @@ fn run_task(assignment: &Assignment, task: &SegmentTask) {
             &[names.into(), values.into()],
         )
         .context("applying the caller's settings")?;
-        let counts = merge_segment(assignment, task)?;
+        // Connected as the job owner already; the restricted operation is the leader's too.
+        let owner = pg_sys::Oid::from(assignment.owner);
+        let counts = crate::security::as_role(owner, || merge_segment(assignment, task))?;
         mark_done(assignment, task, counts)
     });
     if let Err(message) = outcome {

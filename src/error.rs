@@ -35,3 +35,36 @@ impl<T> SpiContext<T> for Result<T, pgrx::spi::Error> {
         self.map_err(|e| spi_error(what, e))
     }
 }
+
+/// A required argument: NULL is refused with SQLSTATE 22004, naming the function and argument.
+pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> SyncResult<T> {
+    value.ok_or_else(|| {
+        error(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{function}: argument \"{argument}\" must not be NULL"),
+        )
+    })
+}
+
+/// A text[] argument whose elements may not be NULL (a NULL array stays `None`).
+pub fn text_array(
+    value: Option<Vec<Option<String>>>,
+    function: &str,
+    argument: &str,
+) -> SyncResult<Option<Vec<String>>> {
+    value
+        .map(|items| {
+            items
+                .into_iter()
+                .map(|item| {
+                    item.ok_or_else(|| {
+                        error(
+                            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                            format!("{function}: argument \"{argument}\" must not contain NULL"),
+                        )
+                    })
+                })
+                .collect()
+        })
+        .transpose()
+}

@@ -1,10 +1,14 @@
 //! Executing a run: take the job's lock, compute a safe window, merge through SPI in the
-//! caller's transaction (with the caller's privileges), and record the run with the data.
+//! caller's transaction, and record the run with the data. Everything that can reach user
+//! code (bounds, probes, planning, the merge) runs as the job owner in a security-restricted
+//! operation; the caller only needs to be allowed to run the job.
 
 use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::{ident_list, MergeStrategy, RunKind, WatermarkKind, Window};
 use crate::recorder;
+use crate::security::as_role;
+use pgrx::pg_sys::panic::ErrorReport;
 use crate::resolve::{self, RelationInfo};
 use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::datum::DatumWithOid;
@@ -12,10 +16,6 @@ use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use std::sync::{Arc, Mutex};
-
-/// First key of insync's advisory locks (`'sync'` read as an int32); the second is the job id.
-/// `insync.job_status` looks for the same pair in `pg_locks` to show running jobs.
-pub const LOCK_SPACE: i32 = 1_936_291_427;
 
 /// Time-based watermarks stop this far before the moment a run starts, so a transaction that
 /// began just before the run but had not yet reported its start time cannot fall behind.
@@ -30,7 +30,6 @@ pub fn run_job(
     parallel: Option<i32>,
 ) -> SyncResult<RunRecord> {
     let job = catalog::load_job(job_name)?;
-    catalog::check_job_access(&job, "run")?;
     let kind = match (requested, job.mode.as_str()) {
         (None, "full") | (Some(RunKind::Full), _) => RunKind::Full,
         (None, "append") => RunKind::Append,
@@ -93,7 +92,7 @@ pub fn run_job(
     }
 
     let record = new_record(&job, kind, run_by)?;
-    attempt(record, |record| {
+    attempt(&job, record, |record| {
         execute_window(&job, kind, parallel, record)
     })
 }
@@ -107,15 +106,9 @@ pub fn resume_run(run_id: i64) -> SyncResult<RunRecord> {
         )
         .context("reading insync.runs")
     })?
-    .ok_or_else(|| {
-        error_with_hint(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("sync run {run_id} does not exist"),
-            "SELECT run_id, job_name, status FROM insync.runs ORDER BY run_id DESC lists recent runs.",
-        )
-    })?;
-    let job = catalog::load_job(&job_name)?;
-    catalog::check_job_access(&job, "run")?;
+    .ok_or_else(|| unknown_run(run_id))?;
+    // A run of a job the caller cannot see answers like a run that does not exist.
+    let job = catalog::load_job(&job_name).map_err(|_| unknown_run(run_id))?;
     require_read_committed(&job_name)?;
     if !try_job_lock(&job)? {
         return Err(error(
@@ -156,6 +149,14 @@ pub fn resume_run(run_id: i64) -> SyncResult<RunRecord> {
     }
 }
 
+fn unknown_run(run_id: i64) -> ErrorReport {
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("sync run {run_id} does not exist"),
+        "SELECT run_id, job_name, status FROM insync.runs ORDER BY run_id DESC lists recent runs.",
+    )
+}
+
 /// Completes a failed parallel run's window as a run of its own (`resumes` names it).
 fn resume(
     job: &Job,
@@ -167,7 +168,7 @@ fn resume(
     record.segments = Some(unfinished.segments.len() as i32);
     record.window_low = unfinished.window_low.clone();
     record.window_high = unfinished.window_high.clone();
-    attempt(record, |record| {
+    attempt(job, record, |record| {
         let resolved = resolve::resolve(job)?;
         let watermark = crate::parallel::finish(job, &resolved, unfinished, record)?;
         record.status = "succeeded".into();
@@ -189,20 +190,22 @@ fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord>
     })
 }
 
-/// Runs `body` in a subtransaction: on success records the run and advances the watermark it
-/// returns; on failure everything it wrote is rolled back, the failed run is committed by the
-/// catalog writer, and the error is raised again.
+/// Runs `body` as the job owner in a subtransaction: on success records the run and advances
+/// the watermark it returns; on failure everything it wrote is rolled back, the failed run is
+/// committed by the catalog writer, and the error is raised again.
 fn attempt(
+    job: &Job,
     record: RunRecord,
     body: impl FnOnce(&mut RunRecord) -> SyncResult<Option<String>> + std::panic::UnwindSafe,
 ) -> SyncResult<RunRecord> {
+    let owner = job.owner;
     // Shared with the subtransaction so a failure still knows the window and segments it had.
     let progress = Arc::new(Mutex::new(record));
     let outcome = {
         let progress = Arc::clone(&progress);
         in_subtransaction(move || {
             let mut record = progress.lock().unwrap_or_else(|p| p.into_inner());
-            let watermark = body(&mut record).unwrap_or_report();
+            let watermark = as_role(owner, || body(&mut record)).unwrap_or_report();
             (record.clone(), watermark)
         })
     };
@@ -438,23 +441,18 @@ fn wait_for_writers(table: &RelationInfo) {
     }
 }
 
-/// Takes the job's transaction-scoped advisory lock without waiting.
+/// Takes the job's lock without waiting: a row lock on its catalog row, taken as the catalog
+/// owner and held to the end of the caller's transaction. Other roles can only read the
+/// catalog, so no one can take (and hold) it from outside insync.
 fn try_job_lock(job: &Job) -> SyncResult<bool> {
-    let id = i32::try_from(job.job_id).map_err(|_| {
-        error(
-            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!(
-                "job id {} of \"{}\" exceeds the lock key range",
-                job.job_id, job.name
-            ),
+    as_catalog_owner(|| {
+        Ok(Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT FROM insync.jobs WHERE job_id = $1 FOR NO KEY UPDATE SKIP LOCKED)",
+            &[job.job_id.into()],
         )
-    })?;
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
-        &[LOCK_SPACE.into(), id.into()],
-    )
-    .context("taking the job lock")?
-    .unwrap_or(false))
+        .context("taking the job lock")?
+        .unwrap_or(false))
+    })
 }
 
 /// A window is only safe when each statement sees everything committed before it started.

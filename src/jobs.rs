@@ -4,7 +4,7 @@
 
 use crate::catalog::{self, Job, JoinPair, LookupDef, LookupJoin};
 use crate::error::{error, error_with_hint, SyncResult};
-use crate::plan::{RunKind, Window};
+use crate::plan::{RunKind, WatermarkKind, Window};
 use crate::resolve::{self, lookup_relation};
 use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::prelude::*;
@@ -60,7 +60,7 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
         ..Default::default()
     };
     apply(&mut job, spec, true)?;
-    let summary = validate(&mut job)?;
+    let summary = validate_as_owner(&mut job)?;
     catalog::save_job(&job, true, false)?;
     Ok(summary)
 }
@@ -72,7 +72,6 @@ pub fn alter(
     reset_watermark: bool,
 ) -> SyncResult<JobSummary> {
     let mut job = catalog::load_job(name)?;
-    catalog::check_job_access(&job, "alter")?;
     let before = (
         job.watermark_column.clone(),
         job.watermark_relation,
@@ -94,7 +93,7 @@ pub fn alter(
         }
         job.name = new_name.to_string();
     }
-    let summary = validate(&mut job)?;
+    let summary = validate_as_owner(&mut job)?;
     let watermark_moved = before
         != (
             job.watermark_column.clone(),
@@ -113,7 +112,6 @@ pub fn alter(
 
 pub fn drop_job(name: &str) -> SyncResult<()> {
     let job = catalog::load_job(name)?;
-    catalog::check_job_access(&job, "drop")?;
     catalog::delete_job(&job)
 }
 
@@ -301,6 +299,17 @@ fn parse_join(job: &str, pairs: &[String]) -> SyncResult<Vec<JoinPair>> {
         .collect()
 }
 
+/// Validates the job as its owner, exactly as its runs will see it: the owner's privileges,
+/// in a security-restricted operation, under insync's pinned search_path (so a filter naming
+/// an unqualified function of the owner's is refused now rather than at the first run).
+fn validate_as_owner(job: &mut Job) -> SyncResult<JobSummary> {
+    if let Some(filter) = &job.source_filter {
+        check_single_expression(&job.name, filter)?;
+    }
+    let owner = job.owner;
+    crate::security::as_role(owner, || validate(job))
+}
+
 /// Resolves the job, checks privileges, settings and that its statements plan.
 fn validate(job: &mut Job) -> SyncResult<JobSummary> {
     let name = job.name.clone();
@@ -309,9 +318,6 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
     check_privilege(&resolved.source, "SELECT", &name, "read")?;
     check_privilege(&resolved.target, "INSERT", &name, "write")?;
 
-    if let Some(filter) = &job.source_filter {
-        check_single_statement(&name, filter)?;
-    }
     if let Some(lookback) = &job.lookback {
         let wm = resolved.plan.watermark.as_ref().ok_or_else(|| {
             error(
@@ -319,10 +325,7 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
                 format!("sync job \"{name}\" has a lookback but no watermark"),
             )
         })?;
-        let sql = format!("SELECT ($1::{})::text", wm.kind.lookback_type());
-        probe(&name, &format!("lookback '{lookback}'"), move || {
-            Spi::get_one_with_args::<String>(&sql, &[lookback.clone().into()]).map(|_| ())
-        })?;
+        check_lookback(&name, lookback, wm.kind)?;
     }
     let statements: &[(RunKind, Window)] = match job.mode.as_str() {
         "full" => &[(RunKind::Full, Window::Everything)],
@@ -415,32 +418,99 @@ fn probe(
     }
 }
 
-/// A filter is one boolean expression: it must not smuggle in further statements.
-fn check_single_statement(job: &str, filter: &str) -> SyncResult<()> {
-    let probe_sql = format!("SELECT 1 WHERE (\n{filter}\n)");
+/// The longest lookback a job may declare: re-reading more than this on every run is a full
+/// sync in disguise (and far larger values overflow the window's bounds).
+const MAX_LOOKBACK_INTERVAL: &str = "10 years";
+const MAX_LOOKBACK_NUMBER: i64 = 1_000_000_000_000;
+
+/// A lookback is an interval (time watermarks) or a number (integer ones), from zero up to a
+/// sane maximum: a negative one would silently skip changes.
+fn check_lookback(job: &str, lookback: &str, kind: WatermarkKind) -> SyncResult<()> {
+    let (sql, range) = match kind {
+        WatermarkKind::Integer => (
+            format!("SELECT $1::pg_catalog.int8 >= 0 AND $1::pg_catalog.int8 <= {MAX_LOOKBACK_NUMBER}"),
+            format!("a number from 0 to {MAX_LOOKBACK_NUMBER}"),
+        ),
+        _ => (
+            format!(
+                "SELECT $1::pg_catalog.interval >= interval '0' AND $1::pg_catalog.interval <= interval '{MAX_LOOKBACK_INTERVAL}'"
+            ),
+            format!("an interval from '0' to '{MAX_LOOKBACK_INTERVAL}'"),
+        ),
+    };
+    let owned = lookback.to_string();
+    let in_range = in_subtransaction(move || {
+        Spi::get_one_with_args::<bool>(&sql, &[owned.into()])
+            .ok()
+            .flatten()
+    })
+    .ok()
+    .flatten();
+    match in_range {
+        Some(true) => Ok(()),
+        _ => Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("lookback '{lookback}' of sync job \"{job}\" is out of range: it must be {range}"),
+            "The lookback re-reads that much before the watermark on every run, e.g. lookback => '15 minutes'.",
+        )),
+    }
+}
+
+/// A filter is exactly one boolean expression: parsed as the WHERE clause of a one-table
+/// SELECT, that SELECT must have nothing but its WHERE clause. Closing the parenthesis to add
+/// a UNION, an ORDER BY, a LIMIT, a locking clause or another statement changes the
+/// statement's shape and is refused. (Subqueries inside the expression stay allowed; they run
+/// as the job owner like the rest of the run.)
+fn check_single_expression(job: &str, filter: &str) -> SyncResult<()> {
+    let probe_sql = format!("SELECT 1 FROM insync_source WHERE (\n{filter}\n)");
     let cstr = std::ffi::CString::new(probe_sql).map_err(|_| {
         error(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("source_filter of sync job \"{job}\" contains a NUL byte"),
         )
     })?;
-    let statements = in_subtransaction(move || unsafe {
+    // SAFETY: raw parsing only (no catalog access); the lists are read while still valid.
+    let shape_ok = in_subtransaction(move || unsafe {
         #[cfg(feature = "pg13")]
         let list = pg_sys::raw_parser(cstr.as_ptr());
         #[cfg(not(feature = "pg13"))]
         let list = pg_sys::raw_parser(cstr.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
-        if list.is_null() {
-            0
-        } else {
-            (*list).length
+        let statements = pgrx::PgList::<pg_sys::RawStmt>::from_pg(list);
+        if statements.len() != 1 {
+            return false;
         }
+        let Some(raw) = statements.get_ptr(0) else {
+            return false;
+        };
+        let node = (*raw).stmt;
+        if !pgrx::is_a(node, pg_sys::NodeTag::T_SelectStmt) {
+            return false;
+        }
+        let select = &*(node as *const pg_sys::SelectStmt);
+        let len = |l: *mut pg_sys::List| if l.is_null() { 0 } else { (*l).length };
+        select.op == pg_sys::SetOperation::SETOP_NONE
+            && select.distinctClause.is_null()
+            && select.intoClause.is_null()
+            && len(select.targetList) == 1
+            && len(select.fromClause) == 1
+            && !select.whereClause.is_null()
+            && select.groupClause.is_null()
+            && !select.groupDistinct
+            && select.havingClause.is_null()
+            && select.windowClause.is_null()
+            && select.valuesLists.is_null()
+            && select.sortClause.is_null()
+            && select.limitOffset.is_null()
+            && select.limitCount.is_null()
+            && select.lockingClause.is_null()
+            && select.withClause.is_null()
     });
-    match statements {
-        Ok(1) => Ok(()),
-        Ok(_) => Err(error_with_hint(
+    match shape_ok {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
             format!("source_filter of sync job \"{job}\" must be a single boolean expression"),
-            "Write a WHERE-clause condition such as data_source = 'crm', without semicolons.",
+            "Write a WHERE-clause condition such as data_source = 'crm'; it cannot close its parentheses to add clauses or statements.",
         )),
         Err(caught) => Err(error(
             report_of(&caught).sql_error_code(),

@@ -28,6 +28,7 @@ pub mod quarantine;
 pub mod recorder;
 pub mod remap;
 pub mod resolve;
+pub mod security;
 pub mod settings;
 pub mod subxact;
 

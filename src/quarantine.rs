@@ -1,63 +1,80 @@
-//! restore_quarantine: undo a dedup_table or remap_dimension batch exactly, or not at all.
+//! The quarantine: batches opened for dedup_table and remap_dimension, and
+//! restore_quarantine, which undoes a batch exactly or not at all.
 
 use crate::catalog::as_catalog_owner;
-use crate::error::{error_with_hint, SpiContext, SyncResult};
+use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::quarantine::{reinsert_before_images, remove_after_images};
 use crate::resolve::{self, columns_of};
+use crate::security::{as_role, refuse_row_security, relation_owner};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
-/// Puts a quarantined batch back; returns the rows restored.
+/// Opens a quarantine batch for `table` in this transaction, in the caller's name: a new one,
+/// or `batch` when the caller opened it earlier (a batched remap spans transactions and
+/// partitions). Only then can the statement that removes rows quarantine them.
+pub fn open_batch(batch: Option<i64>, table: pg_sys::Oid, function: &str) -> SyncResult<i64> {
+    let caller = unsafe { pg_sys::GetUserId() };
+    if let Some(batch) = batch {
+        let foreign = as_catalog_owner(|| {
+            Spi::get_one_with_args::<bool>(
+                "SELECT NOT EXISTS (SELECT FROM insync.quarantine_batches WHERE batch_id = $1) \
+                     OR EXISTS (SELECT FROM insync.quarantine_batches WHERE batch_id = $1 \
+                                   AND opened_by <> $2::oid::regrole)",
+                &[batch.into(), caller.into()],
+            )
+            .context("reading insync.quarantine_batches")
+        })?
+        .unwrap_or(true);
+        if foreign {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{function}: quarantine batch {batch} is not one you opened"),
+                "Leave batch_id NULL: a new batch is opened for the call.",
+            ));
+        }
+    }
+    as_catalog_owner(|| {
+        Spi::get_one_with_args::<i64>(
+            "INSERT INTO insync.quarantine_batches (batch_id, table_oid, opened_by, opened_in) \
+             VALUES (coalesce($1, nextval('insync.quarantine_batch_seq')), $2::oid::regclass, $3::oid::regrole, \
+                     pg_current_xact_id()) \
+             ON CONFLICT (batch_id, table_oid) DO UPDATE SET opened_in = EXCLUDED.opened_in, opened_at = now() \
+             RETURNING batch_id",
+            &[batch.into(), table.into(), caller.into()],
+        )
+        .context("opening a quarantine batch")
+    })?
+    .ok_or_else(|| {
+        error(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "opening a quarantine batch returned no id",
+        )
+    })
+}
+
+/// Puts a quarantined batch back into the tables it came from; returns the rows restored.
+/// The caller must see the batch and hold INSERT (and DELETE, to take a remap's rewritten
+/// rows out) on each table; the rows are then written as the table's owner.
 pub fn restore(batch_id: i64) -> SyncResult<i64> {
-    let table = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT (SELECT table_oid::oid FROM insync.quarantine WHERE batch_id = $1 AND restored_at IS NULL LIMIT 1)",
+    // Read as the caller: the quarantine shows each role the batches it may restore.
+    let tables = Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
+        "SELECT pg_catalog.array_agg(DISTINCT q.table_oid::pg_catalog.oid) FROM insync.quarantine q \
+          WHERE q.batch_id OPERATOR(pg_catalog.=) $1 AND q.restored_at IS NULL",
         &[batch_id.into()],
     )
     .context("reading insync.quarantine")?
-    .ok_or_else(|| {
-        error_with_hint(
+    .unwrap_or_default();
+    if tables.is_empty() {
+        return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             format!("quarantine batch {batch_id} does not exist or has already been restored"),
             "SELECT batch_id, table_name, count(*) FROM insync.quarantine WHERE restored_at IS NULL GROUP BY 1, 2 lists batches you can restore.",
-        )
-    })?;
-    let info = resolve::relation_info_named(table, "restore_quarantine")?;
-    let (recorded, matched) = Spi::connect_mut(|client| {
-        let row = client
-            .update(
-                remove_after_images(&info.relation).as_str(),
-                None,
-                &[batch_id.into()],
-            )?
-            .first();
-        Ok::<_, pgrx::spi::Error>((
-            row.get::<i64>(1)?.unwrap_or(0),
-            row.get::<i64>(2)?.unwrap_or(0),
-        ))
-    })
-    .context("removing the batch's after-images")?;
-    if recorded != matched {
-        return Err(error_with_hint(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!(
-                "cannot restore quarantine batch {batch_id} exactly: {recorded} rows it changed in {} now match {matched} rows",
-                info.display()
-            ),
-            "Rows were changed (or copied) after the batch ran; nothing was restored.",
         ));
     }
-    let columns: Vec<String> = columns_of(table)?
-        .into_iter()
-        .filter(|c| !c.generated)
-        .map(|c| c.name)
-        .collect();
-    let sql = reinsert_before_images(&info.relation, &columns);
-    let restored = Spi::connect_mut(|client| {
-        client
-            .update(sql.as_str(), None, &[batch_id.into()])
-            .map(|r| r.len() as i64)
-    })
-    .context("restoring the batch")?;
+    let mut restored = 0;
+    for table in tables {
+        restored += restore_into(batch_id, table)?;
+    }
     as_catalog_owner(|| {
         Spi::run_with_args(
             "UPDATE insync.quarantine SET restored_at = now() WHERE batch_id = $1 AND restored_at IS NULL",
@@ -66,4 +83,71 @@ pub fn restore(batch_id: i64) -> SyncResult<i64> {
         .context("marking the batch restored")
     })?;
     Ok(restored)
+}
+
+/// Restores the rows of one batch that came from `table`.
+fn restore_into(batch_id: i64, table: pg_sys::Oid) -> SyncResult<i64> {
+    let info = resolve::relation_info_named(table, "restore_quarantine")?;
+    // A remap left rewritten rows behind, which the undo deletes first.
+    let rewrote = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM insync.quarantine q WHERE q.batch_id OPERATOR(pg_catalog.=) $1 \
+            AND q.table_oid OPERATOR(pg_catalog.=) $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
+            AND (q.after_data IS NOT NULL OR q.changed_column IS NOT NULL))",
+        &[batch_id.into(), table.into()],
+    )
+    .context("reading insync.quarantine")?
+    .unwrap_or(false);
+    let needed: &[&str] = if rewrote { &["INSERT", "DELETE"] } else { &["INSERT"] };
+    for &privilege in needed {
+        if !resolve::has_table_privilege(table, privilege)? {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "permission denied to restore quarantine batch {batch_id} into {} (needs {privilege})",
+                    info.display()
+                ),
+                "A batch goes back only into the table it came from, by a role that may write it.",
+            ));
+        }
+    }
+    refuse_row_security(table, &info.display(), "restore_quarantine")?;
+    let owner = relation_owner(table)?;
+    let columns: Vec<String> = columns_of(table)?
+        .into_iter()
+        .filter(|c| !c.generated)
+        .map(|c| c.name)
+        .collect();
+    as_role(owner, || {
+        let (recorded, matched) = Spi::connect_mut(|client| {
+            let row = client
+                .update(
+                    remove_after_images(&info.relation).as_str(),
+                    None,
+                    &[batch_id.into(), table.into()],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<i64>(1)?.unwrap_or(0),
+                row.get::<i64>(2)?.unwrap_or(0),
+            ))
+        })
+        .context("removing the batch's after-images")?;
+        if recorded != matched {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "cannot restore quarantine batch {batch_id} exactly: {recorded} rows it changed in {} now match {matched} rows",
+                    info.display()
+                ),
+                "Rows were changed (or copied) after the batch ran; nothing was restored.",
+            ));
+        }
+        let sql = reinsert_before_images(&info.relation, &columns);
+        Spi::connect_mut(|client| {
+            client
+                .update(sql.as_str(), None, &[batch_id.into(), table.into()])
+                .map(|r| r.len() as i64)
+        })
+        .context("restoring the batch")
+    })
 }

@@ -123,7 +123,8 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(failed.catalog_owner)),
     );
     let json = serde_json::to_string(&failed.record).expect("run record serializes");
-    BackgroundWorker::transaction(|| {
+    // The worker is connected as the catalog owner: pin the settings its statements see.
+    BackgroundWorker::transaction(|| crate::settings::with_settings(crate::security::SAFE_SETTINGS, || {
         Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
             .expect("inserting the run into insync.runs");
         if let Some(segments) = failed.segments {
@@ -140,5 +141,5 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
             )
             .expect("marking unfinished segments failed");
         }
-    });
+    }));
 }

@@ -1,9 +1,13 @@
 //! remap_dimension: set a denormalized column of a fact or aggregate table to the dimension's
 //! current value, merging rows that collide on a unique key, with every before-image kept.
+//! The caller's privileges are checked; the target and the dimension are then read and
+//! written as the target's owner, in a security-restricted operation.
 
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::remap::{Combine, Current, DimensionValue, RemapPlan};
+use crate::quarantine::open_batch;
 use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use crate::security::{as_role, refuse_row_security, relation_owner};
 use crate::settings::bulk;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -101,7 +105,7 @@ fn build(
     join_on: &[String],
     value: &str,
     opts: &RemapOptions,
-) -> SyncResult<(RemapPlan, RelationInfo)> {
+) -> SyncResult<(RemapPlan, RelationInfo, pg_sys::Oid)> {
     let t = resolve::lookup_table(target, FUNCTION)?;
     if !t.is_table() {
         return Err(error(
@@ -110,6 +114,13 @@ fn build(
         ));
     }
     let d = resolve::lookup_table(dimension, FUNCTION)?;
+    // The caller's own rights first: the target and the dimension are then read (and the
+    // target changed) as the target's owner.
+    privilege(&t, "SELECT")?;
+    privilege(&d, "SELECT")?;
+    refuse_row_security(t.oid, &t.display(), FUNCTION)?;
+    refuse_row_security(d.oid, &d.display(), FUNCTION)?;
+    let owner = relation_owner(t.oid)?;
     let tcols = columns_of(t.oid)?;
     let dcols = columns_of(d.oid)?;
     let target_col = column(&tcols, column_name, "target", &t)?;
@@ -233,7 +244,7 @@ fn build(
         blocks: opts.blocks,
         partitioned: t.kind == 'p',
     };
-    let ambiguous = Spi::get_one::<i64>(&plan.source.ambiguous_keys())
+    let ambiguous = as_role(owner, || Spi::get_one::<i64>(&plan.source.ambiguous_keys()))
         .context("checking the dimension")?
         .unwrap_or(0);
     if ambiguous > 0 {
@@ -250,7 +261,7 @@ fn build(
             "Say which row is current: current_by => 'valid_from' (latest wins) or current_flag => 'is_current'.",
         ));
     }
-    Ok((plan, t))
+    Ok((plan, t, owner))
 }
 
 /// Remaps (or, with dry_run, previews) `target.column` from the dimension's current value.
@@ -262,7 +273,7 @@ pub fn remap(
     value: &str,
     opts: &RemapOptions,
 ) -> SyncResult<Vec<RemapLine>> {
-    let (plan, t) = build(target, column_name, dimension, join_on, value, opts)?;
+    let (plan, t, owner) = build(target, column_name, dimension, join_on, value, opts)?;
     if !opts.dry_run {
         privilege(&t, "UPDATE")?;
         if !plan.merge.is_empty() {
@@ -271,7 +282,8 @@ pub fn remap(
     }
     let collisions = match &plan.unique_key {
         Some(key) => {
-            let (count, example) = bulk(|| Spi::get_two::<i64, String>(&plan.collisions()))
+            let (count, example) =
+                as_role(owner, || bulk(|| Spi::get_two::<i64, String>(&plan.collisions())))
                 .context("checking for collisions")?;
             let count = count.unwrap_or(0);
             if count > 0 && plan.merge.is_empty() && !opts.dry_run {
@@ -300,11 +312,7 @@ pub fn remap(
     let batch_id = if opts.dry_run {
         None
     } else {
-        match opts.batch_id {
-            Some(b) => Some(b),
-            None => Spi::get_one::<i64>("SELECT pg_catalog.nextval('insync.quarantine_batch_seq')")
-                .context("drawing a batch id")?,
-        }
+        Some(open_batch(opts.batch_id, t.oid, FUNCTION)?)
     };
     // Rows examined = target rows the remap statement itself reads (table statistics).
     let read_before = rows_read(t.oid)?;
@@ -315,7 +323,7 @@ pub fn remap(
     } else {
         (plan.update(), vec![batch_id.into(), t.oid.into()])
     };
-    let pairs = bulk(|| {
+    let pairs = as_role(owner, || bulk(|| {
         Spi::connect_mut(|client| {
             let rows = client.update(sql.as_str(), None, &args)?;
             rows.into_iter()
@@ -333,7 +341,7 @@ pub fn remap(
                 })
                 .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         })
-    })
+    }))
     .context("remapping")?;
     let examined = match (read_before, rows_read(t.oid)?) {
         (Some(before), Some(after)) => Some(after - before),

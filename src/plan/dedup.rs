@@ -245,12 +245,13 @@ impl DedupPlan {
                     "removed AS (DELETE FROM {table} t \
                        WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)){same_partition} \
                        RETURNING {tableoid} AS insync_tableoid, t.ctid AS insync_ctid), \
-                     quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason) \
-                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause \
+                     quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
+                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause, {opener} \
                          FROM removed r JOIN victims v \
                            ON v.insync_ctid = r.insync_ctid AND v.insync_tableoid = r.insync_tableoid \
                        RETURNING reason)",
                     name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+                    opener = super::quarantine::batch_opener("$1", "$4"),
                     tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
                     same_partition = if self.partitioned {
                         " AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"
@@ -370,7 +371,7 @@ mod tests {
         );
         let dry = orders().dedup(true);
         assert!(!dry.contains("DELETE") && !dry.contains("INSERT"), "{dry}");
-        assert!(sql.contains("INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason)"), "{sql}");
+        assert!(sql.contains("INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by)"), "{sql}");
         assert!(
             sql.contains("$4::pg_catalog.oid::pg_catalog.regclass, 'dw.orders'"),
             "{sql}"

@@ -32,9 +32,17 @@ pub fn ident_list<'a>(names: impl IntoIterator<Item = &'a String>, alias: Option
         .join(", ")
 }
 
-/// Quotes a string as a SQL literal (only used for fixed text we generate, never user values).
+/// Quotes a string as a SQL literal exactly as Postgres' own `quote_literal()` does: quotes
+/// doubled, and a text holding a backslash becomes an `E'...'` string with the backslashes
+/// doubled. Such a literal reads the same whatever `standard_conforming_strings` says (a plain
+/// `'...'` would not: with it off, a backslash escapes the quote after it).
 pub fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    let body = text.replace('\'', "''");
+    if text.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
 }
 
 /// A relation already resolved through `regclass`: schema and name as Postgres stores them.
@@ -615,6 +623,8 @@ pub(crate) mod tests {
             "\"My Schema\".\"t;x\""
         );
         assert_eq!(quote_literal("it's"), "'it''s'");
+        // Read the same under standard_conforming_strings = off: no bare backslash.
+        assert_eq!(quote_literal("a\\'\n"), "E'a\\\\''\n'");
     }
 
     #[test]

@@ -205,8 +205,8 @@ impl RemapPlan {
              updated AS (UPDATE {target} t SET {col} = c.insync_value FROM imaged c \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
                  RETURNING c.insync_before, c.insync_old, c.insync_new), \
-             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason) \
-                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped' \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason, removed_by) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped', {opener} \
                    FROM updated u RETURNING 1) \
              SELECT u.insync_old, u.insync_new, pg_catalog.count(*), 0::bigint FROM updated u GROUP BY 1, 2 ORDER BY 1, 2",
             changed = self.changed(),
@@ -216,6 +216,7 @@ impl RemapPlan {
             same = self.same_row("c.insync_rid", "c.insync_roid"),
             same_before = self.same_row("c.insync_rid", "c.insync_roid"),
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            opener = super::quarantine::batch_opener("$1", "$2"),
             key = self.key_json("u.insync_before"),
         )
     }
@@ -384,10 +385,10 @@ impl RemapPlan {
              dropped AS (DELETE FROM {target} t USING fate f \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM fate WHERE NOT insync_keeps)) \
                    AND NOT f.insync_keeps AND {same_drop} RETURNING f.insync_rid), \
-             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason) \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason, removed_by) \
                  SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, f.insync_before, \
                         CASE WHEN f.insync_keeps THEN k.insync_after END, \
-                        CASE WHEN NOT f.insync_keeps THEN 'merged' WHEN f.insync_moved THEN 'remapped' ELSE 'merge_target' END \
+                        CASE WHEN NOT f.insync_keeps THEN 'merged' WHEN f.insync_moved THEN 'remapped' ELSE 'merge_target' END, {opener} \
                    FROM fate f LEFT JOIN kept k ON k.insync_keep_rid = f.insync_rid AND k.insync_keep_roid = f.insync_roid \
                  RETURNING 1) \
              SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
@@ -398,6 +399,7 @@ impl RemapPlan {
             same_keep = self.same_row("g.insync_keep_rid", "g.insync_keep_roid"),
             same_drop = self.same_row("f.insync_rid", "f.insync_roid"),
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            opener = super::quarantine::batch_opener("$1", "$2"),
             key = self.key_json("f.insync_before"),
         )
     }
