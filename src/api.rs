@@ -95,23 +95,25 @@ fn sync_define(
     >,
     ErrorReport,
 > {
-    const F: &str = "sync_define";
-    let job_name = required(job_name, F, "job_name")?;
-    let spec = JobSpec {
-        source: Some(required(source, F, "source")?.into()),
-        target: Some(required(target, F, "target")?.into()),
-        key: Some(required(text_array(key, F, "key")?, F, "key")?),
-        mode: Some(required(mode, F, "mode")?),
-        watermark,
-        watermark_source,
-        watermark_join: text_array(watermark_join, F, "watermark_join")?,
-        source_filter,
-        lookback,
-        columns: text_array(columns, F, "columns")?,
-        lookups: lookups.map(|l| l.0),
-        parallel,
-    };
-    jobs::define(job_name, spec).map(job_row)
+    crate::security::entry(|| {
+        const F: &str = "sync_define";
+        let job_name = required(job_name, F, "job_name")?;
+        let spec = JobSpec {
+            source: Some(required(source, F, "source")?.into()),
+            target: Some(required(target, F, "target")?.into()),
+            key: Some(required(text_array(key, F, "key")?, F, "key")?),
+            mode: Some(required(mode, F, "mode")?),
+            watermark,
+            watermark_source,
+            watermark_join: text_array(watermark_join, F, "watermark_join")?,
+            source_filter,
+            lookback,
+            columns: text_array(columns, F, "columns")?,
+            lookups: lookups.map(|l| l.0),
+            parallel,
+        };
+        jobs::define(job_name, spec).map(job_row)
+    })
 }
 
 /// Changes a job: NULL leaves a setting as it is, '' (or '{}') clears an optional one.
@@ -148,30 +150,34 @@ fn sync_alter(
     >,
     ErrorReport,
 > {
-    const F: &str = "sync_alter";
-    let job_name = required(job_name, F, "job_name")?;
-    let reset_watermark = required(reset_watermark, F, "reset_watermark")?;
-    let spec = JobSpec {
-        source,
-        target,
-        key: text_array(key, F, "key")?,
-        mode,
-        watermark,
-        watermark_source,
-        watermark_join: text_array(watermark_join, F, "watermark_join")?,
-        source_filter,
-        lookback,
-        columns: text_array(columns, F, "columns")?,
-        lookups: lookups.map(|l| l.0),
-        parallel,
-    };
-    jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
+    crate::security::entry(|| {
+        const F: &str = "sync_alter";
+        let job_name = required(job_name, F, "job_name")?;
+        let reset_watermark = required(reset_watermark, F, "reset_watermark")?;
+        let spec = JobSpec {
+            source,
+            target,
+            key: text_array(key, F, "key")?,
+            mode,
+            watermark,
+            watermark_source,
+            watermark_join: text_array(watermark_join, F, "watermark_join")?,
+            source_filter,
+            lookback,
+            columns: text_array(columns, F, "columns")?,
+            lookups: lookups.map(|l| l.0),
+            parallel,
+        };
+        jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
+    })
 }
 
 /// Removes a job and its watermark; its run history stays in insync.runs.
 #[pg_extern(volatile)]
 fn sync_drop(job_name: Option<&str>) -> SyncResult<bool> {
-    jobs::drop_job(required(job_name, "sync_drop", "job_name")?).map(|_| true)
+    crate::security::entry(|| {
+        jobs::drop_job(required(job_name, "sync_drop", "job_name")?).map(|_| true)
+    })
 }
 
 /// Syncs the rows that changed since the last run (the first run is the initial load).
@@ -195,8 +201,10 @@ fn sync_incremental(
     >,
     ErrorReport,
 > {
-    let job_name = required(job_name, "sync_incremental", "job_name")?;
-    execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_incremental", "job_name")?;
+        execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
+    })
 }
 
 /// Makes the target equal to the source: inserts, updates, and deletes keys gone from it.
@@ -220,8 +228,10 @@ fn sync_full(
     >,
     ErrorReport,
 > {
-    let job_name = required(job_name, "sync_full", "job_name")?;
-    execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_full", "job_name")?;
+        execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
+    })
 }
 
 /// Runs a job the way its mode says (what a pg_cron schedule calls).
@@ -245,8 +255,10 @@ fn sync_run(
     >,
     ErrorReport,
 > {
-    let job_name = required(job_name, "sync_run", "job_name")?;
-    execute::run_job(job_name, None, parallel).map(run_row)
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_run", "job_name")?;
+        execute::run_job(job_name, None, parallel).map(run_row)
+    })
 }
 
 /// Finishes the unfinished segments of a failed parallel run, over the same window, and
@@ -270,7 +282,9 @@ fn sync_resume(
     >,
     ErrorReport,
 > {
-    execute::resume_run(required(run_id, "sync_resume", "run_id")?).map(run_row)
+    crate::security::entry(|| {
+        execute::resume_run(required(run_id, "sync_resume", "run_id")?).map(run_row)
+    })
 }
 
 /// The table name and key columns every duplicate function requires.
@@ -321,11 +335,13 @@ fn find_duplicates(
     >,
     ErrorReport,
 > {
-    const F: &str = "find_duplicates";
-    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
-    let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
-    let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
-    dedup::find_duplicates(tbl, &keys, &opts).map(TableIterator::new)
+    crate::security::entry(|| {
+        const F: &str = "find_duplicates";
+        let (tbl, keys) = table_and_keys(tbl, keys, F)?;
+        let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
+        let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
+        dedup::find_duplicates(tbl, &keys, &opts).map(TableIterator::new)
+    })
 }
 
 /// Counts of duplicated keys per cause, for large tables.
@@ -348,11 +364,13 @@ fn duplicate_summary(
     >,
     ErrorReport,
 > {
-    const F: &str = "duplicate_summary";
-    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
-    let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
-    let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
-    dedup::summary(tbl, &keys, &opts).map(TableIterator::new)
+    crate::security::entry(|| {
+        const F: &str = "duplicate_summary";
+        let (tbl, keys) = table_and_keys(tbl, keys, F)?;
+        let ignore_columns = text_array(ignore_columns, F, "ignore_columns")?;
+        let opts = dedup_options(None, order_by, source_column, None, ignore_columns);
+        dedup::summary(tbl, &keys, &opts).map(TableIterator::new)
+    })
 }
 
 /// Removes duplicate copies so at most one row per key remains; every removed row goes to
@@ -384,33 +402,37 @@ fn dedup_table(
     >,
     ErrorReport,
 > {
-    const F: &str = "dedup_table";
-    let (tbl, keys) = table_and_keys(tbl, keys, F)?;
-    let opts = DedupOptions {
-        dry_run: required(dry_run, F, "dry_run")?,
-        allow_distinct_rows: required(allow_distinct_rows, F, "allow_distinct_rows")?,
-        add_unique_index: required(add_unique_index, F, "add_unique_index")?,
-        ..dedup_options(
-            Some(required(keep, F, "keep")?),
-            order_by,
-            source_column,
-            text_array(source_order, F, "source_order")?,
-            text_array(ignore_columns, F, "ignore_columns")?,
-        )
-    };
-    dedup::dedup_table(tbl, &keys, &opts).map(|lines| {
-        TableIterator::new(
-            lines
-                .into_iter()
-                .map(|l| (l.batch_id, l.cause, l.keys, l.rows, l.removed, l.action)),
-        )
+    crate::security::entry(|| {
+        const F: &str = "dedup_table";
+        let (tbl, keys) = table_and_keys(tbl, keys, F)?;
+        let opts = DedupOptions {
+            dry_run: required(dry_run, F, "dry_run")?,
+            allow_distinct_rows: required(allow_distinct_rows, F, "allow_distinct_rows")?,
+            add_unique_index: required(add_unique_index, F, "add_unique_index")?,
+            ..dedup_options(
+                Some(required(keep, F, "keep")?),
+                order_by,
+                source_column,
+                text_array(source_order, F, "source_order")?,
+                text_array(ignore_columns, F, "ignore_columns")?,
+            )
+        };
+        dedup::dedup_table(tbl, &keys, &opts).map(|lines| {
+            TableIterator::new(
+                lines
+                    .into_iter()
+                    .map(|l| (l.batch_id, l.cause, l.keys, l.rows, l.removed, l.action)),
+            )
+        })
     })
 }
 
 /// Puts a quarantined batch back into its table; returns the rows restored.
 #[pg_extern(volatile)]
 fn restore_quarantine(batch_id: Option<i64>) -> SyncResult<i64> {
-    quarantine::restore(required(batch_id, "restore_quarantine", "batch_id")?)
+    crate::security::entry(|| {
+        quarantine::restore(required(batch_id, "restore_quarantine", "batch_id")?)
+    })
 }
 
 /// Sets `target.column` to the dimension's current `value` wherever it differs; one row per
@@ -444,31 +466,33 @@ fn remap_dimension(
     >,
     ErrorReport,
 > {
-    const F: &str = "remap_dimension";
-    let target = required(target, F, "target")?;
-    let column = required(column, F, "column")?;
-    let dimension = required(dimension, F, "dimension")?;
-    let join_on = required(text_array(join_on, F, "join_on")?, F, "join_on")?;
-    let value = required(value, F, "value")?;
-    let opts = RemapOptions {
-        current_by,
-        current_flag,
-        merge: merge.map(|m| m.0),
-        dry_run: required(dry_run, F, "dry_run")?,
-        blocks: block_from.zip(block_to),
-        batch_id,
-    };
-    remap::remap(target, column, dimension, &join_on, value, &opts).map(|lines| {
-        TableIterator::new(lines.into_iter().map(|l| {
-            (
-                l.old_value,
-                l.new_value,
-                l.rows_changed,
-                l.rows_merged,
-                l.rows_examined,
-                l.batch_id,
-            )
-        }))
+    crate::security::entry(|| {
+        const F: &str = "remap_dimension";
+        let target = required(target, F, "target")?;
+        let column = required(column, F, "column")?;
+        let dimension = required(dimension, F, "dimension")?;
+        let join_on = required(text_array(join_on, F, "join_on")?, F, "join_on")?;
+        let value = required(value, F, "value")?;
+        let opts = RemapOptions {
+            current_by,
+            current_flag,
+            merge: merge.map(|m| m.0),
+            dry_run: required(dry_run, F, "dry_run")?,
+            blocks: block_from.zip(block_to),
+            batch_id,
+        };
+        remap::remap(target, column, dimension, &join_on, value, &opts).map(|lines| {
+            TableIterator::new(lines.into_iter().map(|l| {
+                (
+                    l.old_value,
+                    l.new_value,
+                    l.rows_changed,
+                    l.rows_merged,
+                    l.rows_examined,
+                    l.batch_id,
+                )
+            }))
+        })
     })
 }
 

@@ -270,7 +270,11 @@ fn require_privilege(
         t.info.display()
     );
     Err(match hint {
-        Some(hint) => error_with_hint(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint),
+        Some(hint) => error_with_hint(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            message,
+            hint,
+        ),
         None => error(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message),
     })
 }
@@ -282,22 +286,24 @@ pub fn find_duplicates(
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(pgrx::JsonB, i64, Vec<String>, String)>> {
     let (plan, owner) = analysis_plan(table, keys, opts, "find_duplicates")?;
-    as_role(owner, || crate::settings::bulk(|| {
-        Spi::connect(|client| {
-            let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
-            rows.into_iter()
-                .map(|r| {
-                    Ok((
-                        r.get::<pgrx::JsonB>(1)?
-                            .unwrap_or(pgrx::JsonB(serde_json::Value::Null)),
-                        r.get::<i64>(2)?.unwrap_or(0),
-                        r.get::<Vec<String>>(3)?.unwrap_or_default(),
-                        r.get::<String>(4)?.unwrap_or_default(),
-                    ))
-                })
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    as_role(owner, || {
+        crate::settings::bulk(|| {
+            Spi::connect(|client| {
+                let rows = client.select(plan.find_duplicates().as_str(), None, &[])?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok((
+                            r.get::<pgrx::JsonB>(1)?
+                                .unwrap_or(pgrx::JsonB(serde_json::Value::Null)),
+                            r.get::<i64>(2)?.unwrap_or(0),
+                            r.get::<Vec<String>>(3)?.unwrap_or_default(),
+                            r.get::<String>(4)?.unwrap_or_default(),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
         })
-    }))
+    })
     .context("finding duplicates")
 }
 
@@ -308,21 +314,23 @@ pub fn summary(
     opts: &DedupOptions,
 ) -> SyncResult<Vec<(String, i64, i64, i64)>> {
     let (plan, owner) = analysis_plan(table, keys, opts, "duplicate_summary")?;
-    as_role(owner, || crate::settings::bulk(|| {
-        Spi::connect(|client| {
-            let rows = client.select(plan.summary().as_str(), None, &[])?;
-            rows.into_iter()
-                .map(|r| {
-                    Ok((
-                        r.get::<String>(1)?.unwrap_or_default(),
-                        r.get::<i64>(2)?.unwrap_or(0),
-                        r.get::<i64>(3)?.unwrap_or(0),
-                        r.get::<i64>(4)?.unwrap_or(0),
-                    ))
-                })
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    as_role(owner, || {
+        crate::settings::bulk(|| {
+            Spi::connect(|client| {
+                let rows = client.select(plan.summary().as_str(), None, &[])?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok((
+                            r.get::<String>(1)?.unwrap_or_default(),
+                            r.get::<i64>(2)?.unwrap_or(0),
+                            r.get::<i64>(3)?.unwrap_or(0),
+                            r.get::<i64>(4)?.unwrap_or(0),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
         })
-    }))
+    })
     .context("summarizing duplicates")
 }
 
@@ -358,46 +366,48 @@ pub fn dedup_table(
     } else {
         open_batch(None, t.info.oid, "dedup_table")?
     };
-    let lines = as_role(t.owner, || crate::settings::bulk(|| {
-        Spi::connect_mut(|client| {
-            let rows = client.update(
-                plan.dedup(opts.dry_run).as_str(),
-                None,
-                &[
-                    batch_id.into(),
-                    opts.allow_distinct_rows.into(),
-                    opts.dry_run.into(),
-                    t.info.oid.into(),
-                ],
-            )?;
-            rows.into_iter()
-                .map(|r| {
-                    let cause = r.get::<String>(1)?.unwrap_or_default();
-                    let removable = r.get::<i64>(4)?.unwrap_or(0);
-                    let removed = r.get::<i64>(5)?.unwrap_or(0);
-                    let action = if opts.dry_run {
-                        if cause == "distinct_rows" && !opts.allow_distinct_rows {
+    let lines = as_role(t.owner, || {
+        crate::settings::bulk(|| {
+            Spi::connect_mut(|client| {
+                let rows = client.update(
+                    plan.dedup(opts.dry_run).as_str(),
+                    None,
+                    &[
+                        batch_id.into(),
+                        opts.allow_distinct_rows.into(),
+                        opts.dry_run.into(),
+                        t.info.oid.into(),
+                    ],
+                )?;
+                rows.into_iter()
+                    .map(|r| {
+                        let cause = r.get::<String>(1)?.unwrap_or_default();
+                        let removable = r.get::<i64>(4)?.unwrap_or(0);
+                        let removed = r.get::<i64>(5)?.unwrap_or(0);
+                        let action = if opts.dry_run {
+                            if cause == "distinct_rows" && !opts.allow_distinct_rows {
+                                "kept: key too narrow"
+                            } else {
+                                "would remove"
+                            }
+                        } else if cause == "distinct_rows" && !opts.allow_distinct_rows {
                             "kept: key too narrow"
                         } else {
-                            "would remove"
-                        }
-                    } else if cause == "distinct_rows" && !opts.allow_distinct_rows {
-                        "kept: key too narrow"
-                    } else {
-                        "removed"
-                    };
-                    Ok(DedupLine {
-                        batch_id,
-                        keys: r.get::<i64>(2)?.unwrap_or(0),
-                        rows: r.get::<i64>(3)?.unwrap_or(0),
-                        removed: if opts.dry_run { removable } else { removed },
-                        action: action.into(),
-                        cause,
+                            "removed"
+                        };
+                        Ok(DedupLine {
+                            batch_id,
+                            keys: r.get::<i64>(2)?.unwrap_or(0),
+                            rows: r.get::<i64>(3)?.unwrap_or(0),
+                            removed: if opts.dry_run { removable } else { removed },
+                            action: action.into(),
+                            cause,
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
         })
-    }))
+    })
     .context("removing duplicates")?;
     let narrow = lines
         .iter()

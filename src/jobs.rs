@@ -409,11 +409,24 @@ fn probe(
             format!("sync job \"{job}\": {what}: {e}"),
         )),
         Err(caught) => {
+            let report = report_of(&caught);
             let message = format!(
                 "sync job \"{job}\" is invalid: {what}: {}",
-                report_of(&caught).message()
+                report.message()
             );
-            Err(reworded(&caught, message))
+            let unresolved = [
+                PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            ]
+            .contains(&report.sql_error_code());
+            let mut error = reworded(&caught, message);
+            if unresolved {
+                // The one surprise of running under a pinned search_path: say so.
+                error = error.set_hint(
+                    "Jobs run with search_path = pg_catalog, pg_temp: schema-qualify the functions and tables a source_filter names, e.g. ods.is_active(id).",
+                );
+            }
+            Err(error)
         }
     }
 }
@@ -450,7 +463,7 @@ fn check_lookback(job: &str, lookback: &str, kind: WatermarkKind) -> SyncResult<
         Some(true) => Ok(()),
         _ => Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("lookback '{lookback}' of sync job \"{job}\" is out of range: it must be {range}"),
+            format!("lookback '{lookback}' of sync job \"{job}\" is not valid: it must be {range}"),
             "The lookback re-reads that much before the watermark on every run, e.g. lookback => '15 minutes'.",
         )),
     }

@@ -97,7 +97,11 @@ fn restore_into(batch_id: i64, table: pg_sys::Oid) -> SyncResult<i64> {
     )
     .context("reading insync.quarantine")?
     .unwrap_or(false);
-    let needed: &[&str] = if rewrote { &["INSERT", "DELETE"] } else { &["INSERT"] };
+    let needed: &[&str] = if rewrote {
+        &["INSERT", "DELETE"]
+    } else {
+        &["INSERT"]
+    };
     for &privilege in needed {
         if !resolve::has_table_privilege(table, privilege)? {
             return Err(error_with_hint(

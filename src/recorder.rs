@@ -124,22 +124,24 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
     );
     let json = serde_json::to_string(&failed.record).expect("run record serializes");
     // The worker is connected as the catalog owner: pin the settings its statements see.
-    BackgroundWorker::transaction(|| crate::settings::with_settings(crate::security::SAFE_SETTINGS, || {
-        Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
-            .expect("inserting the run into insync.runs");
-        if let Some(segments) = failed.segments {
-            Spi::run_with_args(INSERT_SEGMENTS_FROM_JSON, &[segments.into()])
-                .expect("inserting the run's segments into insync.run_segments");
-        } else if failed.record.segments.is_some() {
-            let planned_by = failed.record.resumes.unwrap_or(failed.record.run_id);
-            Spi::run_with_args(
-                FAIL_UNFINISHED_SEGMENTS,
-                &[
-                    planned_by.into(),
-                    failed.record.error_message.clone().into(),
-                ],
-            )
-            .expect("marking unfinished segments failed");
-        }
-    }));
+    BackgroundWorker::transaction(|| {
+        crate::settings::with_settings(crate::security::SAFE_SETTINGS, || {
+            Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
+                .expect("inserting the run into insync.runs");
+            if let Some(segments) = failed.segments {
+                Spi::run_with_args(INSERT_SEGMENTS_FROM_JSON, &[segments.into()])
+                    .expect("inserting the run's segments into insync.run_segments");
+            } else if failed.record.segments.is_some() {
+                let planned_by = failed.record.resumes.unwrap_or(failed.record.run_id);
+                Spi::run_with_args(
+                    FAIL_UNFINISHED_SEGMENTS,
+                    &[
+                        planned_by.into(),
+                        failed.record.error_message.clone().into(),
+                    ],
+                )
+                .expect("marking unfinished segments failed");
+            }
+        })
+    });
 }

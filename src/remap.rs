@@ -282,9 +282,10 @@ pub fn remap(
     }
     let collisions = match &plan.unique_key {
         Some(key) => {
-            let (count, example) =
-                as_role(owner, || bulk(|| Spi::get_two::<i64, String>(&plan.collisions())))
-                .context("checking for collisions")?;
+            let (count, example) = as_role(owner, || {
+                bulk(|| Spi::get_two::<i64, String>(&plan.collisions()))
+            })
+            .context("checking for collisions")?;
             let count = count.unwrap_or(0);
             if count > 0 && plan.merge.is_empty() && !opts.dry_run {
                 return Err(error_with_hint(
@@ -323,25 +324,27 @@ pub fn remap(
     } else {
         (plan.update(), vec![batch_id.into(), t.oid.into()])
     };
-    let pairs = as_role(owner, || bulk(|| {
-        Spi::connect_mut(|client| {
-            let rows = client.update(sql.as_str(), None, &args)?;
-            rows.into_iter()
-                .map(|r| {
-                    Ok((
-                        r.get::<String>(1)?,
-                        r.get::<String>(2)?,
-                        r.get::<i64>(3)?.unwrap_or(0),
-                        if opts.dry_run {
-                            0
-                        } else {
-                            r.get::<i64>(4)?.unwrap_or(0)
-                        },
-                    ))
-                })
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    let pairs = as_role(owner, || {
+        bulk(|| {
+            Spi::connect_mut(|client| {
+                let rows = client.update(sql.as_str(), None, &args)?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok((
+                            r.get::<String>(1)?,
+                            r.get::<String>(2)?,
+                            r.get::<i64>(3)?.unwrap_or(0),
+                            if opts.dry_run {
+                                0
+                            } else {
+                                r.get::<i64>(4)?.unwrap_or(0)
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
         })
-    }))
+    })
     .context("remapping")?;
     let examined = match (read_before, rows_read(t.oid)?) {
         (Some(before), Some(after)) => Some(after - before),

@@ -39,10 +39,12 @@ pub struct ColumnInfo {
 
 /// Resolves a relation name as typed by a user (`ods.customer`, `ods."Order Lines"`).
 pub fn lookup_relation(name: &str, role: &str, job: &str) -> SyncResult<RelationInfo> {
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regclass($1)::oid",
-        &[name.into()],
-    )
+    let oid = crate::security::with_caller_search_path(|| {
+        Spi::get_one_with_args::<pg_sys::Oid>(
+            "SELECT pg_catalog.to_regclass($1)::oid",
+            &[name.into()],
+        )
+    })
     .map_err(|_| {
         error(
             PgSqlErrorCode::ERRCODE_INVALID_NAME,
@@ -61,7 +63,9 @@ pub fn lookup_relation(name: &str, role: &str, job: &str) -> SyncResult<Relation
 
 /// Resolves a table name given to a maintenance function (dedup_table, remap_dimension...).
 pub fn lookup_table(name: &str, function: &str) -> SyncResult<RelationInfo> {
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[name.into()])
+    let oid = crate::security::with_caller_search_path(|| {
+        Spi::get_one_with_args::<pg_sys::Oid>("SELECT pg_catalog.to_regclass($1)::oid", &[name.into()])
+    })
         .map_err(|_| error(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("{function}: \"{name}\" is not a valid relation name")))?
         .ok_or_else(|| {
             error_with_hint(

@@ -109,3 +109,35 @@ pub fn refuse_row_security(rel: pg_sys::Oid, display: &str, function: &str) -> S
         Ok(())
     }
 }
+
+thread_local! {
+    /// The caller's search_path while an insync function runs under [`SAFE_SETTINGS`]: only
+    /// the names a user typed (`'ods.customer'`, or `'customer'` on their path) resolve with it.
+    static CALLER_SEARCH_PATH: std::cell::RefCell<Option<std::ffi::CString>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs an SQL-callable function's body under [`SAFE_SETTINGS`], so no statement insync
+/// issues as the caller resolves a planted function or operator either. The caller's
+/// search_path is kept aside for [`with_caller_search_path`].
+pub fn entry<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: reading a GUC's current value; the copy is ours.
+    let path = unsafe {
+        let value =
+            pg_sys::GetConfigOptionByName(c"search_path".as_ptr(), std::ptr::null_mut(), false);
+        std::ffi::CStr::from_ptr(value).to_owned()
+    };
+    let previous = CALLER_SEARCH_PATH.with(|p| p.replace(Some(path)));
+    let result = crate::settings::with_settings(SAFE_SETTINGS, f);
+    CALLER_SEARCH_PATH.with(|p| p.replace(previous));
+    result
+}
+
+/// Resolves a name the user typed with the user's own search_path (a catalog lookup: no
+/// user code runs during it).
+pub fn with_caller_search_path<R>(f: impl FnOnce() -> R) -> R {
+    match CALLER_SEARCH_PATH.with(|p| p.borrow().clone()) {
+        Some(path) => crate::settings::with_settings(&[(c"search_path", path.as_c_str())], f),
+        None => f(),
+    }
+}
