@@ -87,12 +87,12 @@ COMMENT ON COLUMN insync.runs.rows_inserted IS 'Target rows inserted';
 COMMENT ON COLUMN insync.runs.rows_updated IS 'Target rows whose values changed (unchanged rows are not rewritten)';
 COMMENT ON COLUMN insync.runs.rows_deleted IS 'Target rows deleted because their key left the source (full syncs)';
 COMMENT ON COLUMN insync.runs.error_message IS 'Error raised by a failed run, as the caller saw it';
-COMMENT ON COLUMN insync.runs.run_by IS 'Role that called the run (its privileges were used by serial runs; segment workers connect as the job owner)';
+COMMENT ON COLUMN insync.runs.run_by IS 'Role that called the run; the run itself ran as the job owner (column owner)';
 COMMENT ON COLUMN insync.runs.segments IS 'Parallel runs: how many segments the run merged (NULL: serial)';
 COMMENT ON COLUMN insync.runs.resumes IS 'Set when this run finished the unfinished segments of an earlier failed run, whose window it completed';
 COMMENT ON COLUMN insync.runs.run_id IS 'Run id, drawn from insync.runs_run_id_seq';
 COMMENT ON COLUMN insync.runs.job_name IS 'Job the run belongs to';
-COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran';
+COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran: the role whose privileges the run used';
 COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
 COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
 

@@ -38,7 +38,7 @@ SELECT * FROM sync_define('bob_job', source => 'shop.src', target => 'shop.dst',
                           watermark => 'ts');
 RESET ROLE;
 
--- A sync runs with its caller's privileges: alice losing UPDATE makes her run fail.
+-- A sync runs with its owner's privileges: alice losing UPDATE makes her run fail.
 REVOKE UPDATE ON shop.dst FROM alice;
 UPDATE shop.src SET v = 'changed', ts = clock_timestamp();
 SELECT pg_sleep(1.2);
