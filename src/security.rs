@@ -55,12 +55,6 @@ pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     })
 }
 
-/// The current user (the caller, before any switch).
-pub fn current_user() -> pg_sys::Oid {
-    // SAFETY: a read of the backend's current user id.
-    unsafe { pg_sys::GetUserId() }
-}
-
 /// Whether the current user has the privileges of `role` (its member with INHERIT, or a
 /// superuser): who may see, run, alter or drop a job that `role` owns.
 pub fn is_member_of(role: pg_sys::Oid) -> SyncResult<bool> {
