@@ -72,14 +72,15 @@ CREATE TABLE insync.runs (
     error_message  text,
     run_by         regrole NOT NULL,
     segments       integer,
-    resumes        bigint
+    resumes        bigint,
+    run_xact       xid8
 );
 CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
 CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
 COMMENT ON TABLE insync.runs IS 'History of every run: written with the data it moved; failed runs are recorded even though their transaction rolled back';
 COMMENT ON SEQUENCE insync.runs_run_id_seq IS 'Run ids; drawn before a run starts so a failed run keeps its id';
 COMMENT ON COLUMN insync.runs.kind IS 'incremental, full or append';
-COMMENT ON COLUMN insync.runs.status IS 'succeeded, failed, skipped (another run of the same job was in progress), or running (a parallel run in flight, or one whose caller ended before finishing it)';
+COMMENT ON COLUMN insync.runs.status IS 'succeeded, failed (also: interrupted, when its session or transaction ended mid-run), skipped (another run of the same job was in progress), or running (a parallel run in flight)';
 COMMENT ON COLUMN insync.runs.window_low IS 'Exclusive lower bound of the window read (NULL: from the beginning)';
 COMMENT ON COLUMN insync.runs.window_high IS 'Inclusive upper bound of the window read: the safe bound that no uncommitted transaction can fall behind';
 COMMENT ON COLUMN insync.runs.rows_read IS 'Source rows in the window after picking the latest row per key';
@@ -95,6 +96,7 @@ COMMENT ON COLUMN insync.runs.job_name IS 'Job the run belongs to';
 COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran: the role whose privileges the run used';
 COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
 COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
+COMMENT ON COLUMN insync.runs.run_xact IS 'Top-level transaction of the session that ran it: a running run whose transaction has ended was interrupted';
 
 -- Each role sees the jobs and runs of roles it belongs to; superusers see all.
 ALTER TABLE insync.jobs ENABLE ROW LEVEL SECURITY;
@@ -122,10 +124,16 @@ SELECT j.job_name,
        r.run_id      AS last_run_id,
        -- A run holds a row lock on its job's catalog row: the row's xmax is then the running
        -- transaction, which holds a lock on its own transaction id.
+       -- A run recorded as running whose transaction has ended (rolled back, its session
+       -- terminated, the server crashed) is shown as interrupted until insync closes it.
        CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
                           WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid' AND l.granted
                             AND l.transactionid OPERATOR(pg_catalog.=) j.xmax)
-            THEN 'running' ELSE r.status END AS status,
+            THEN 'running'
+            WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                 AND pg_catalog.pg_xact_status(r.run_xact) IS DISTINCT FROM 'in progress'
+            THEN 'interrupted'
+            ELSE r.status END AS status,
        r.started_at  AS last_started_at,
        r.finished_at AS last_finished_at,
        r.rows_read OPERATOR(pg_catalog.+) 0 AS last_rows_read,
@@ -143,7 +151,7 @@ SELECT j.job_name,
   LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.=) 'succeeded'
                       ORDER BY x.run_id DESC LIMIT 1) ok ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job), watermark and lag behind now()';
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now()';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;
@@ -292,3 +300,16 @@ CREATE POLICY quarantine_write ON insync.quarantine FOR INSERT
 COMMENT ON POLICY quarantine_read ON insync.quarantine IS 'A role sees the rows its own (or its roles'') calls removed, and the rows removed from tables it owns';
 COMMENT ON POLICY quarantine_write ON insync.quarantine IS 'Rows only for a batch insync opened in this transaction, for its table and in its caller''s name';
 GRANT SELECT, INSERT ON insync.quarantine TO PUBLIC;
+
+-- pg_dump keeps the catalog's rows (as pg_cron does for its jobs): jobs, watermarks, history,
+-- segments and quarantine survive a dump and restore, and so do the sequences' positions.
+SELECT pg_catalog.pg_extension_config_dump('insync.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.job_state', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.run_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.quarantine', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_batches', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_batch_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.jobs_job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_quarantine_id_seq', '');

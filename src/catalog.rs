@@ -309,6 +309,9 @@ pub struct RunRecord {
     pub segments: Option<i32>,
     /// The failed parallel run whose unfinished segments this run completed.
     pub resumes: Option<i64>,
+    /// The caller's top-level transaction id (xid8 text): once it has ended, a run still
+    /// recorded as `running` was interrupted.
+    pub run_xact: Option<String>,
 }
 
 /// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):
@@ -322,6 +325,52 @@ pub const INSERT_RUN_FROM_JSON: &str = "INSERT INTO insync.runs \
           = (EXCLUDED.status, EXCLUDED.finished_at, EXCLUDED.window_low, EXCLUDED.window_high, EXCLUDED.rows_read, \
              EXCLUDED.rows_inserted, EXCLUDED.rows_updated, EXCLUDED.rows_deleted, EXCLUDED.error_message, \
              EXCLUDED.segments, EXCLUDED.resumes)";
+
+/// SQL that makes a failed parallel run (`$1`) tell what it actually wrote: the rows of the
+/// segments it committed before failing (they stay committed).
+pub const COUNT_COMMITTED_SEGMENTS: &str = "UPDATE insync.runs r \
+        SET (rows_read, rows_inserted, rows_updated, rows_deleted) = (SELECT \
+                coalesce(pg_catalog.sum(s.rows_read), 0)::bigint, coalesce(pg_catalog.sum(s.rows_inserted), 0)::bigint, \
+                coalesce(pg_catalog.sum(s.rows_updated), 0)::bigint, coalesce(pg_catalog.sum(s.rows_deleted), 0)::bigint \
+               FROM insync.run_segments s WHERE s.finished_by = r.run_id AND s.status = 'done') \
+      WHERE r.run_id = $1 AND r.status = 'failed' AND r.segments IS NOT NULL";
+
+/// Closes the job's (`$1`) runs still recorded as `running` whose transaction has ended
+/// (rolled back, session terminated, server crashed): failed, with `finished_at`, the rows
+/// their committed segments wrote, and their unfinished segments failed too.
+pub const CLOSE_INTERRUPTED_RUNS: &str = "WITH closed AS ( \
+        UPDATE insync.runs r SET status = 'failed', finished_at = pg_catalog.clock_timestamp(), \
+               error_message = coalesce(r.error_message, 'interrupted: the run''s transaction ended before it finished (rolled back, session terminated or server restarted)'), \
+               (rows_read, rows_inserted, rows_updated, rows_deleted) = (SELECT \
+                   coalesce(pg_catalog.sum(s.rows_read), 0)::bigint, coalesce(pg_catalog.sum(s.rows_inserted), 0)::bigint, \
+                   coalesce(pg_catalog.sum(s.rows_updated), 0)::bigint, coalesce(pg_catalog.sum(s.rows_deleted), 0)::bigint \
+                  FROM insync.run_segments s WHERE s.finished_by = r.run_id AND s.status = 'done') \
+         WHERE r.job_name = $1 AND r.status = 'running' \
+           AND pg_catalog.pg_xact_status(r.run_xact) IS DISTINCT FROM 'in progress' \
+        RETURNING r.run_id, coalesce(r.resumes, r.run_id) AS planned_by, r.error_message) \
+     UPDATE insync.run_segments s SET status = 'failed', finished_at = pg_catalog.clock_timestamp(), \
+            error_message = coalesce(s.error_message, closed.error_message) \
+       FROM closed WHERE s.run_id = closed.planned_by AND s.status IN ('pending', 'running')";
+
+/// Closes the job's interrupted runs (see [`CLOSE_INTERRUPTED_RUNS`]); called whenever a job
+/// is run or resumed, so no run looks alive after its session is gone.
+pub fn close_interrupted_runs(job_name: &str) -> SyncResult<()> {
+    as_catalog_owner(|| {
+        Spi::run_with_args(CLOSE_INTERRUPTED_RUNS, &[job_name.into()])
+            .context("closing interrupted runs")
+    })
+}
+
+/// SQL that writes a [`RunRecord`] (JSON in `$1`) unless its run is already recorded.
+pub const INSERT_RUN_IF_ABSENT: &str = "INSERT INTO insync.runs \
+     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::insync.runs, $1::jsonb) \
+     ON CONFLICT (run_id) DO NOTHING";
+
+/// The caller's top-level transaction id as text, assigned now if it has none yet.
+pub fn current_xact() -> SyncResult<Option<String>> {
+    Spi::get_one::<String>("SELECT pg_catalog.pg_current_xact_id()::text")
+        .context("reading the transaction id")
+}
 
 /// SQL that marks the segments a failed parallel run left unfinished (`$1` = the run that
 /// planned them, `$2` = why), so `insync.segments` says so.

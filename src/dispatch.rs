@@ -133,21 +133,59 @@ pub fn run_on_workers(assignment: &Assignment, workers: u32) -> SyncResult<Optio
         );
         hint_max_worker_processes();
     }
+    crate::interrupt::workers_started(&handles);
     let waiting = handles.clone();
-    PgTryBuilder::new(move || wait_until_stopped(&waiting, true))
+    let stopped = PgTryBuilder::new(move || wait_until_stopped(&waiting, true))
         .catch_others(move |caught| {
             // Cancelled (or the wait failed): stop the workers before the error goes on, so
             // nothing of this run keeps writing after the caller has given up.
-            for h in &handles {
-                unsafe { pg_sys::TerminateBackgroundWorker(*h) };
-            }
-            wait_until_stopped(&handles, false);
+            terminate_and_wait(&handles);
+            crate::interrupt::workers_stopped();
             unsafe { pg_sys::dsm_detach(segment) };
             caught.rethrow()
         })
         .execute();
     unsafe { pg_sys::dsm_detach(segment) };
+    crate::interrupt::workers_stopped();
+    if let Stopped::WaitingForLeader(pid) = stopped {
+        // A worker waits for a lock this transaction holds (a row it locked or wrote, say):
+        // it would wait forever. What the workers committed stays; the rest is merged here.
+        let left = unfinished_tasks(assignment)?;
+        pgrx::notice!(
+            "sync job \"{}\": segment worker {pid} waits for a lock this transaction holds; {} of its {} segments run in this session instead",
+            assignment.job_name,
+            left.tasks.len(),
+            assignment.tasks.len()
+        );
+        run_in_leader(&left)?;
+    }
     collect(assignment).map(Some)
+}
+
+/// Terminates the workers and waits (boundedly) until they have stopped.
+pub fn terminate_and_wait(handles: &[*mut pg_sys::BackgroundWorkerHandle]) {
+    for h in handles {
+        // SAFETY: handles come from RegisterDynamicBackgroundWorker in this backend.
+        unsafe { pg_sys::TerminateBackgroundWorker(*h) };
+    }
+    wait_until_stopped(handles, false);
+}
+
+/// The assignment's tasks whose segments are not done yet.
+fn unfinished_tasks(assignment: &Assignment) -> SyncResult<Assignment> {
+    let done: Vec<i32> = as_catalog_owner(|| {
+        Spi::get_one_with_args::<Vec<i32>>(
+            "SELECT coalesce(pg_catalog.array_agg(segment_no), '{}') FROM insync.run_segments \
+              WHERE run_id = $1 AND status = 'done'",
+            &[assignment.planned_by.into()],
+        )
+        .context("reading insync.run_segments")
+    })?
+    .unwrap_or_default();
+    let mut left = assignment.clone();
+    left.tasks
+        .retain(|t| !done.contains(&(t.segment.number as i32)));
+    Ok(left)
 }
 
 fn hint_max_worker_processes() {
@@ -160,24 +198,45 @@ fn hint_max_worker_processes() {
     );
 }
 
-/// Waits for every worker to stop. `interruptible`: a cancel or timeout raises out of it.
-fn wait_until_stopped(handles: &[*mut pg_sys::BackgroundWorkerHandle], interruptible: bool) {
+/// How the wait for workers ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every worker has stopped.
+    All,
+    /// The worker with this pid waits for a lock this backend holds; the workers were
+    /// terminated (it would have waited forever, since this backend waits for it).
+    WaitingForLeader(i32),
+}
+
+/// Waits for every worker to stop. `interruptible`: a cancel or timeout raises out of it, and
+/// about once a second the workers are checked for waiting on this backend's locks.
+pub fn wait_until_stopped(
+    handles: &[*mut pg_sys::BackgroundWorkerHandle],
+    interruptible: bool,
+) -> Stopped {
     let mut rounds = 0;
     loop {
-        let running = handles
-            .iter()
-            .filter(|h| {
-                let mut pid: pg_sys::pid_t = 0;
-                // SAFETY: handles come from RegisterDynamicBackgroundWorker in this backend.
-                let status = unsafe { pg_sys::GetBackgroundWorkerPid(**h, &mut pid) };
-                status != pg_sys::BgwHandleStatus::BGWH_STOPPED
-                    && status != pg_sys::BgwHandleStatus::BGWH_POSTMASTER_DIED
-            })
-            .count();
-        if running == 0 || (!interruptible && rounds >= 300) {
-            return;
+        let mut running = Vec::new();
+        for h in handles {
+            let mut pid: pg_sys::pid_t = 0;
+            // SAFETY: handles come from RegisterDynamicBackgroundWorker in this backend.
+            let status = unsafe { pg_sys::GetBackgroundWorkerPid(*h, &mut pid) };
+            if status != pg_sys::BgwHandleStatus::BGWH_STOPPED
+                && status != pg_sys::BgwHandleStatus::BGWH_POSTMASTER_DIED
+            {
+                running.push(pid);
+            }
+        }
+        if running.is_empty() || (!interruptible && rounds >= 300) {
+            return Stopped::All;
         }
         rounds += 1;
+        if interruptible && rounds % 10 == 0 {
+            if let Some(pid) = waiting_for_this_backend(&running) {
+                terminate_and_wait(handles);
+                return Stopped::WaitingForLeader(pid);
+            }
+        }
         // SAFETY: the backend's own latch; the postmaster sets it when a worker starts or stops.
         unsafe {
             pg_sys::WaitLatch(
@@ -192,6 +251,21 @@ fn wait_until_stopped(handles: &[*mut pg_sys::BackgroundWorkerHandle], interrupt
             pg_sys::check_for_interrupts!();
         }
     }
+}
+
+/// The first of `pids` that waits for a lock held by this backend.
+fn waiting_for_this_backend(pids: &[i32]) -> Option<i32> {
+    let pids: Vec<i32> = pids.iter().copied().filter(|p| *p > 0).collect();
+    if pids.is_empty() {
+        return None;
+    }
+    Spi::get_one_with_args::<i32>(
+        "SELECT w.pid FROM pg_catalog.unnest($1::int4[]) AS w(pid) \
+          WHERE pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids(w.pid)) LIMIT 1",
+        &[pids.into()],
+    )
+    .ok()
+    .flatten()
 }
 
 /// After the workers stopped: every task's segment must be done, by this run.

@@ -7,7 +7,7 @@ use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::{ident_list, MergeStrategy, RunKind, WatermarkKind, Window};
 use crate::recorder;
-use crate::resolve::{self, RelationInfo};
+use crate::resolve;
 use crate::security::as_role;
 use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::datum::DatumWithOid;
@@ -62,6 +62,7 @@ pub fn run_job(
             started_at: now_text()?,
             error_message: Some("another run of this job was in progress".into()),
             run_by,
+            run_xact: catalog::current_xact()?,
             ..Default::default()
         };
         catalog::record_run(&record, None)?;
@@ -69,6 +70,7 @@ pub fn run_job(
         return Ok(record);
     }
 
+    catalog::close_interrupted_runs(&job.name)?;
     // A failed parallel run's window comes first: its watermark never moved, so finishing its
     // unfinished segments completes exactly what it started. A full run re-reads everything.
     if kind != RunKind::Full {
@@ -116,6 +118,7 @@ pub fn resume_run(run_id: i64) -> SyncResult<RunRecord> {
             format!("sync job \"{job_name}\" is running in another session; run {run_id} cannot be resumed now"),
         ));
     }
+    catalog::close_interrupted_runs(&job_name)?;
     let not_resumable = |why: String| {
         error_with_hint(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -186,6 +189,7 @@ fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord>
         status: "running".into(),
         started_at: now_text()?,
         run_by,
+        run_xact: catalog::current_xact()?,
         ..Default::default()
     })
 }
@@ -199,6 +203,7 @@ fn attempt(
     body: impl FnOnce(&mut RunRecord) -> SyncResult<Option<String>> + std::panic::UnwindSafe,
 ) -> SyncResult<RunRecord> {
     let owner = job.owner;
+    crate::interrupt::run_started(&record);
     // Shared with the subtransaction so a failure still knows the window and segments it had.
     let progress = Arc::new(Mutex::new(record));
     let outcome = {
@@ -209,6 +214,7 @@ fn attempt(
             (record.clone(), watermark)
         })
     };
+    crate::interrupt::run_ended();
     match outcome {
         Ok((done, watermark)) => {
             catalog::record_run(&done, watermark.as_deref())?;
@@ -284,20 +290,7 @@ fn execute_window(
     let (read, null_keys, deleted, inserted, updated) =
         crate::settings::bulk(|| run_merge(&statement, &args())).context("running the merge")?;
     if null_keys > 0 {
-        let count = Spi::get_one_with_args::<i64>(&plan.null_key_count(window), &args())
-            .context("counting NULL keys")?
-            .unwrap_or(null_keys);
-        let keys = ident_list(&plan.keys, None);
-        return Err(error_with_hint(
-                PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
-                format!(
-                    "sync job \"{}\": {count} source {} in the window {} a NULL key ({keys}); nothing was synced",
-                    job.name,
-                    if count == 1 { "row" } else { "rows" },
-                    if count == 1 { "has" } else { "have" },
-                ),
-                "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
-            ));
+        return Err(null_key_error(job, &resolved, window, &args(), null_keys));
     }
     record.rows_read = read;
     record.rows_inserted = inserted;
@@ -306,6 +299,33 @@ fn execute_window(
     record.status = "succeeded".into();
     record.finished_at = Some(now_text()?);
     Ok(high)
+}
+
+/// The error for source rows in the window with a NULL key (counted again without the
+/// latest-row selection, which keeps one of them).
+pub fn null_key_error(
+    job: &Job,
+    resolved: &resolve::Resolved,
+    window: Window,
+    args: &[DatumWithOid],
+    at_least: i64,
+) -> ErrorReport {
+    let plan = &resolved.plan;
+    let count = match Spi::get_one_with_args::<i64>(&plan.null_key_count(window), args) {
+        Ok(Some(n)) => n,
+        _ => at_least,
+    };
+    let keys = ident_list(&plan.keys, None);
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+        format!(
+            "sync job \"{}\": {count} source {} in the window {} a NULL key ({keys}); nothing was synced",
+            job.name,
+            if count == 1 { "row" } else { "rows" },
+            if count == 1 { "has" } else { "have" },
+        ),
+        "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
+    )
 }
 
 /// Runs a merge statement; its one row: rows_read, null_key_rows, deleted, inserted, updated.
@@ -402,7 +422,13 @@ fn safe_upper_bound(
                 .context("reading the highest watermark")?;
             if let Some(table) = &resolved.watermark_table {
                 if run != RunKind::Full {
-                    wait_for_writers(table);
+                    let column = plan.watermark.as_ref().map(|w| w.column.as_str());
+                    // A transaction holding a value drawn from the column's sequence commits
+                    // it later, perhaps before it ever touches the table: wait for those too.
+                    for sequence in feeding_sequences(table.oid, column.unwrap_or_default())? {
+                        wait_for_lockers(sequence);
+                    }
+                    wait_for_lockers(table.oid);
                 }
             }
             Ok(high)
@@ -427,14 +453,42 @@ fn earliest_open_transaction() -> SyncResult<(Option<String>, Option<i32>)> {
     })
 }
 
-/// Waits until every transaction currently holding a write lock on `table` has ended, as
-/// CREATE INDEX CONCURRENTLY does. Cancellable; bounded by statement_timeout.
-fn wait_for_writers(table: &RelationInfo) {
+/// The sequences that hand out values of `column` of `table`: its identity or serial
+/// sequence, and any sequence its default calls `nextval` on.
+pub fn feeding_sequences(table: pg_sys::Oid, column: &str) -> SyncResult<Vec<pg_sys::Oid>> {
+    Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
+        "SELECT coalesce(pg_catalog.array_agg(DISTINCT q.seq), '{}') FROM ( \
+            SELECT d.refobjid AS seq FROM pg_catalog.pg_attrdef ad \
+              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid \
+                                            AND a.attnum OPERATOR(pg_catalog.=) ad.adnum \
+              JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass \
+                                         AND d.objid OPERATOR(pg_catalog.=) ad.oid \
+                                         AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+             WHERE ad.adrelid OPERATOR(pg_catalog.=) $1 AND a.attname::text OPERATOR(pg_catalog.=) $2 \
+            UNION ALL \
+            SELECT d.objid FROM pg_catalog.pg_attribute a \
+              JOIN pg_catalog.pg_depend d ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                         AND d.refobjid OPERATOR(pg_catalog.=) a.attrelid \
+                                         AND d.refobjsubid OPERATOR(pg_catalog.=) a.attnum \
+                                         AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                         AND d.deptype OPERATOR(pg_catalog.=) ANY ('{a,i}'::\"char\"[]) \
+             WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname::text OPERATOR(pg_catalog.=) $2) q \
+          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) q.seq AND c.relkind OPERATOR(pg_catalog.=) 'S'",
+        &[table.into(), column.into()],
+    )
+    .context("reading the watermark column's sequences")
+    .map(Option::unwrap_or_default)
+}
+
+/// Waits until every transaction now holding a write lock on `relation` (a table, or a
+/// sequence: `nextval` holds one to the end of its transaction) has ended, as CREATE INDEX
+/// CONCURRENTLY does. Cancellable; bounded by statement_timeout.
+fn wait_for_lockers(relation: pg_sys::Oid) {
     // SAFETY: a LOCKTAG for a relation, filled as SET_LOCKTAG_RELATION does.
     unsafe {
         let mut tag: pg_sys::LOCKTAG = std::mem::zeroed();
         tag.locktag_field1 = pg_sys::MyDatabaseId.to_u32();
-        tag.locktag_field2 = table.oid.to_u32();
+        tag.locktag_field2 = relation.to_u32();
         tag.locktag_type = pg_sys::LockTagType::LOCKTAG_RELATION as u8;
         tag.locktag_lockmethodid = pg_sys::DEFAULT_LOCKMETHOD as u8;
         pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false);

@@ -299,6 +299,34 @@ fn parse_join(job: &str, pairs: &[String]) -> SyncResult<Vec<JoinPair>> {
         .collect()
 }
 
+/// Integer watermarks are safe when their values come from a sequence default (a run waits
+/// for every transaction holding a value from it) on a local table. Otherwise a value chosen
+/// before its writer first touches the table can commit below a later run's bound: say so.
+fn warn_unguarded_integer_watermark(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+    let Some(wm) = &resolved.plan.watermark else {
+        return Ok(());
+    };
+    if wm.kind != crate::plan::WatermarkKind::Integer || job.lookback.is_some() {
+        return Ok(());
+    }
+    let guarded = match &resolved.watermark_table {
+        Some(table) => !crate::execute::feeding_sequences(table.oid, &wm.column)?.is_empty(),
+        None => false,
+    };
+    if !guarded {
+        crate::error::error_with_hint(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "sync job \"{}\": integer watermark \"{}\" is not filled from a sequence default of a local table, so a value an open transaction holds and commits below a later run's bound is skipped",
+                job.name, wm.column
+            ),
+            "Give the job a lookback (e.g. lookback => '1000') to re-read that many values on every run.",
+        )
+        .report(pgrx::PgLogLevel::NOTICE);
+    }
+    Ok(())
+}
+
 /// Validates the job as its owner, exactly as its runs will see it: the owner's privileges,
 /// in a security-restricted operation, under insync's pinned search_path (so a filter naming
 /// an unqualified function of the owner's is refused now rather than at the first run).
@@ -327,6 +355,7 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         })?;
         check_lookback(&name, lookback, wm.kind)?;
     }
+    warn_unguarded_integer_watermark(job, &resolved)?;
     let statements: &[(RunKind, Window)] = match job.mode.as_str() {
         "full" => &[(RunKind::Full, Window::Everything)],
         "append" => &[

@@ -21,6 +21,7 @@ pub mod dedup;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod interrupt;
 pub mod jobs;
 pub mod parallel;
 pub mod plan;

@@ -6,6 +6,7 @@ use crate::dispatch::{self, Assignment, SegmentTask, Totals};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::segment::{plan_segments, Dialect, Segment, Shape};
 use crate::plan::{Relation, RunKind, Window};
+use crate::recorder::Written;
 use crate::resolve::Resolved;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -113,8 +114,11 @@ fn reason_to_stay_serial(job: &Job, resolved: &Resolved) -> SyncResult<Option<St
         &[relations.into()],
     )
     .context("reading this transaction's locks")?;
-    Ok(written.map(|tables| {
-        format!("this transaction has already written to or locked {tables}, and segment workers would wait for it")
+    if let Some(tables) = written {
+        return Ok(Some(format!("this transaction has already written to or locked {tables}, and segment workers would wait for it")));
+    }
+    Ok(crate::recorder::catalog_locked_here().map(|tables| {
+        format!("this transaction holds a lock on {tables}, and the catalog writer would wait for it")
     }))
 }
 
@@ -205,6 +209,7 @@ pub fn run_parallel(
         }
         return Ok(None);
     }
+    refuse_null_keys(job, resolved, window, low, high)?;
     let mut plan = resolved.plan.clone();
     let dialect = detect_dialect()?;
     if !dialect.on_conflict {
@@ -231,13 +236,24 @@ pub fn run_parallel(
     record.segments = Some(tasks.len() as i32);
     let mut planned = record.clone();
     planned.status = "running".into();
-    if !crate::recorder::commit_plan(&planned, segment_rows(job, record.run_id, &tasks)) {
-        pgrx::notice!(
-            "sync job \"{}\" runs serially: no background worker slot is free to start a parallel run",
-            job.name
-        );
-        record.segments = None;
-        return Ok(None);
+    match crate::recorder::commit_plan(&planned, segment_rows(job, record.run_id, &tasks)) {
+        Written::Committed => {}
+        Written::NoWorkerSlot => {
+            pgrx::notice!(
+                "sync job \"{}\" runs serially: no background worker slot is free to start a parallel run",
+                job.name
+            );
+            record.segments = None;
+            return Ok(None);
+        }
+        Written::WaitedForCaller => {
+            pgrx::notice!(
+                "sync job \"{}\" runs serially: its plan could not be committed while this transaction holds a lock the catalog writer needs",
+                job.name
+            );
+            record.segments = None;
+            return Ok(None);
+        }
     }
     let assignment = Assignment {
         database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
@@ -251,6 +267,40 @@ pub fn run_parallel(
         tasks,
     };
     execute_assignment(&assignment, degree.segments).map(Some)
+}
+
+/// Segments commit on their own, so a window that must fail (a source row with a NULL key)
+/// is refused before any of them starts. Skipped when the source declares its key NOT NULL.
+fn refuse_null_keys(
+    job: &Job,
+    resolved: &Resolved,
+    window: Window,
+    low: &Option<String>,
+    high: &Option<String>,
+) -> SyncResult<()> {
+    let declared_not_null = Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) pg_catalog.cardinality($2::text[]) \
+           FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnotnull AND NOT a.attisdropped \
+            AND a.attname::text OPERATOR(pg_catalog.=) ANY ($2::text[])",
+        &[resolved.source.oid.into(), resolved.plan.keys.clone().into()],
+    )
+    .context("reading the source's NOT NULL constraints")?
+    .unwrap_or(false);
+    if declared_not_null {
+        return Ok(());
+    }
+    let args: Vec<DatumWithOid> = match bounds(window, low, high) {
+        Some((low, high)) => vec![low.into(), high.into()],
+        None => vec![],
+    };
+    let found = Spi::get_one_with_args::<bool>(&resolved.plan.null_key_exists(window), &args)
+        .context("checking the window for NULL keys")?
+        .unwrap_or(false);
+    if found {
+        return Err(crate::execute::null_key_error(job, resolved, window, &args, 1));
+    }
+    Ok(())
 }
 
 /// Runs an assignment on workers, or in this session when none can start.

@@ -6,11 +6,12 @@
 //! and its segments) the same way before its segment workers start.
 
 use crate::catalog::{
-    extension_owner, RunRecord, FAIL_UNFINISHED_SEGMENTS, INSERT_RUN_FROM_JSON,
-    INSERT_SEGMENTS_FROM_JSON,
+    extension_owner, RunRecord, COUNT_COMMITTED_SEGMENTS, FAIL_UNFINISHED_SEGMENTS,
+    INSERT_RUN_FROM_JSON, INSERT_SEGMENTS_FROM_JSON,
 };
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
-use pgrx::pg_sys;
+use crate::dispatch::Stopped;
+use pgrx::{pg_sys, PgTryBuilder};
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -28,30 +29,71 @@ struct FailedRun {
 /// parallel run left unfinished as failed too. Best effort: if no worker can be started the
 /// failure is still raised to the caller, with a WARNING.
 pub fn record_failed_run(record: &RunRecord) {
-    if !commit_autonomously(record, None) {
+    if let Some(tables) = catalog_locked_here() {
         pgrx::warning!(
+            "insync: failed run {} of job \"{}\" is not recorded: this transaction holds a lock on {tables} that the catalog writer would wait for",
+            record.run_id,
+            record.job_name
+        );
+        return;
+    }
+    match commit_autonomously(record, None) {
+        Written::Committed => {}
+        Written::NoWorkerSlot => pgrx::warning!(
             "insync: no background worker slot to record failed run {}; raise max_worker_processes",
             record.run_id
-        );
+        ),
+        Written::WaitedForCaller => pgrx::warning!(
+            "insync: failed run {} of job \"{}\" is not recorded: the catalog writer waited for a lock this transaction holds",
+            record.run_id,
+            record.job_name
+        ),
     }
 }
 
+/// What became of a catalog write handed to the writer worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Committed,
+    /// No background worker could be started.
+    NoWorkerSlot,
+    /// The writer waited for a lock of this transaction and was stopped; nothing was written.
+    WaitedForCaller,
+}
+
 /// Commits a parallel run's plan: the run (status `running`) and its segments (a JSON array
-/// for [`INSERT_SEGMENTS_FROM_JSON`]). False when no worker could be started to do it.
-pub fn commit_plan(record: &RunRecord, segments_json: String) -> bool {
+/// for [`INSERT_SEGMENTS_FROM_JSON`]).
+pub fn commit_plan(record: &RunRecord, segments_json: String) -> Written {
     commit_autonomously(record, Some(segments_json))
 }
 
-fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> bool {
+/// The catalog tables the writer worker writes that this transaction has locked against it
+/// (`LOCK TABLE insync.runs IN SHARE MODE`, say): the worker would wait for this transaction,
+/// which waits for the worker.
+pub fn catalog_locked_here() -> Option<String> {
+    Spi::get_one::<String>(
+        "SELECT pg_catalog.string_agg(DISTINCT l.relation::pg_catalog.regclass::text, ', ') \
+           FROM pg_catalog.pg_locks l \
+          WHERE l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND l.granted \
+            AND l.locktype OPERATOR(pg_catalog.=) 'relation' \
+            AND l.mode OPERATOR(pg_catalog.=) ANY ('{ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock}') \
+            AND l.relation OPERATOR(pg_catalog.=) ANY (ARRAY['insync.runs'::pg_catalog.regclass, \
+                                                  'insync.run_segments'::pg_catalog.regclass]::pg_catalog.oid[])",
+    )
+    .ok()
+    .flatten()
+}
+
+fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> Written {
     let owner = match extension_owner() {
         Ok(owner) => owner,
         Err(e) => {
             pgrx::warning!(
-                "insync: could not record failed run {}: {}",
+                "insync: could not record run {}: {}",
                 record.run_id,
                 e.message()
             );
-            return false;
+            return Written::NoWorkerSlot;
         }
     };
     let payload = serde_json::to_vec(&FailedRun {
@@ -63,35 +105,45 @@ fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> bool {
     .expect("failed run serializes");
     // SAFETY: the segment is sized for the payload plus its length prefix, and stays attached
     // until the worker has exited.
-    unsafe {
+    let segment = unsafe {
         let len = payload.len();
         let segment = pg_sys::dsm_create(len + 8, 0);
         let base = pg_sys::dsm_segment_address(segment) as *mut u8;
         std::ptr::copy_nonoverlapping((len as u64).to_le_bytes().as_ptr(), base, 8);
         std::ptr::copy_nonoverlapping(payload.as_ptr(), base.add(8), len);
-        let handle = pg_sys::dsm_segment_handle(segment);
-        let started = BackgroundWorkerBuilder::new("insync catalog writer")
-            .set_type("insync recorder")
-            .set_library("insync")
-            .set_function("insync_record_failed_run")
-            .set_argument(Some(pg_sys::Datum::from(handle)))
-            .enable_spi_access()
-            .set_notify_pid(pg_sys::MyProcPid)
-            .load_dynamic();
-        let started = match started {
-            Ok(worker) => {
-                if worker.wait_for_shutdown().is_err() {
-                    pgrx::warning!(
-                        "insync: the recorder of run {} did not finish",
-                        record.run_id
-                    );
-                }
-                true
-            }
-            Err(_) => false,
-        };
-        pg_sys::dsm_detach(segment);
-        started
+        segment
+    };
+    let builder = BackgroundWorkerBuilder::new("insync catalog writer")
+        .set_type("insync recorder")
+        .set_library("insync")
+        .set_function("insync_record_failed_run")
+        .set_argument(Some(pg_sys::Datum::from(unsafe {
+            pg_sys::dsm_segment_handle(segment)
+        })))
+        .enable_spi_access()
+        .set_notify_pid(unsafe { pg_sys::MyProcPid });
+    let mut worker: pg_sys::BackgroundWorker = (&builder).into();
+    let mut handle: *mut pg_sys::BackgroundWorkerHandle = std::ptr::null_mut();
+    // SAFETY: registers a copy of `worker`; on success `handle` is valid for this backend.
+    if !unsafe { pg_sys::RegisterDynamicBackgroundWorker(&mut worker, &mut handle) } {
+        unsafe { pg_sys::dsm_detach(segment) };
+        return Written::NoWorkerSlot;
+    }
+    let handles = vec![handle];
+    let waiting = handles.clone();
+    // A cancel while waiting stops the writer and goes on at once: the caller is never held
+    // by a writer that waits for something.
+    let stopped = PgTryBuilder::new(move || crate::dispatch::wait_until_stopped(&waiting, true))
+        .catch_others(move |caught| {
+            crate::dispatch::terminate_and_wait(&handles);
+            unsafe { pg_sys::dsm_detach(segment) };
+            caught.rethrow()
+        })
+        .execute();
+    unsafe { pg_sys::dsm_detach(segment) };
+    match stopped {
+        Stopped::All => Written::Committed,
+        Stopped::WaitingForLeader(_) => Written::WaitedForCaller,
     }
 }
 
@@ -141,6 +193,8 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
                     ],
                 )
                 .expect("marking unfinished segments failed");
+                Spi::run_with_args(COUNT_COMMITTED_SEGMENTS, &[failed.record.run_id.into()])
+                    .expect("counting the rows its committed segments wrote");
             }
         })
     });

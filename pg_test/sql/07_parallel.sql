@@ -137,7 +137,9 @@ SELECT dblink_send_query('runner', 'SELECT status FROM sync_incremental(''par_k'
 SELECT par.blocked_segment_worker('par_k') AS victim \gset
 SELECT set_config('par.victim', :'victim', false) IS NOT NULL AS victim_found;
 DO $$ BEGIN
-  EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'kill -TERM ' || current_setting('par.victim'));
+  -- The program reads all of COPY's output before it signals: a program that exits first
+  -- makes COPY fail with a broken pipe.
+  EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'cat >/dev/null; kill -TERM ' || current_setting('par.victim'));
 END $$;
 SELECT dblink_exec('locker', 'ROLLBACK');
 SET client_min_messages = warning;

@@ -386,18 +386,8 @@ impl SyncPlan {
             self.source_from(slice)
         )
         .unwrap();
-        if window != Window::Everything {
-            let wm = self
-                .watermark
-                .as_ref()
-                .expect("window runs need a watermark");
-            let t = wm.kind.bound_type();
-            let e = wm.expr();
-            match window {
-                Window::Range => write!(sql, " WHERE {e} > $1::{t} AND {e} <= $2::{t}").unwrap(),
-                // The initial load also takes rows that have no watermark value (once).
-                _ => write!(sql, " WHERE ({e} <= $2::{t} OR {e} IS NULL)").unwrap(),
-            }
+        if let Some(predicate) = self.window_predicate(window) {
+            write!(sql, " WHERE {predicate}").unwrap();
         }
         if needs_latest {
             let mut order = self.key_list(Some("s"));
@@ -408,6 +398,24 @@ impl SyncPlan {
             write!(sql, " ORDER BY {order}").unwrap();
         }
         sql
+    }
+
+    /// The window as a predicate over the source read (`None`: everything).
+    fn window_predicate(&self, window: Window) -> Option<String> {
+        if window == Window::Everything {
+            return None;
+        }
+        let wm = self
+            .watermark
+            .as_ref()
+            .expect("window runs need a watermark");
+        let t = wm.kind.bound_type();
+        let e = wm.expr();
+        Some(match window {
+            Window::Range => format!("{e} > $1::{t} AND {e} <= $2::{t}"),
+            // The initial load also takes rows that have no watermark value (once).
+            _ => format!("({e} <= $2::{t} OR {e} IS NULL)"),
+        })
     }
 
     /// Whether a key can appear more than once among the rows read.
@@ -547,19 +555,22 @@ impl SyncPlan {
 
     /// Counts source rows in the window with a NULL key (run only to word the error).
     pub fn null_key_count(&self, window: Window) -> String {
-        let rows = self.source_rows(window).replacen(
-            &format!("SELECT DISTINCT ON ({}) ", self.key_list(Some("s"))),
-            "SELECT ",
-            1,
-        );
-        let rows = match rows.find(" ORDER BY ") {
-            Some(i) => rows[..i].to_string(),
-            None => rows,
-        };
-        format!(
-            "SELECT count(*) FROM ({rows}) src WHERE {}",
-            self.any_key_null("src")
-        )
+        format!("SELECT count(*) FROM {}", self.null_key_rows(window))
+    }
+
+    /// Whether any source row in the window has a NULL key: checked before a parallel run's
+    /// segments start, so no segment commits part of a window that must fail.
+    pub fn null_key_exists(&self, window: Window) -> String {
+        format!("SELECT EXISTS (SELECT FROM {})", self.null_key_rows(window))
+    }
+
+    /// `FROM ... WHERE` of the window's raw rows (filter applied) with a NULL key.
+    fn null_key_rows(&self, window: Window) -> String {
+        let null = self.any_key_null("s");
+        match self.window_predicate(window) {
+            Some(predicate) => format!("{} WHERE ({predicate}) AND ({null})", self.source_from(None)),
+            None => format!("{} WHERE {null}", self.source_from(None)),
+        }
     }
 
     /// Integer watermarks: the highest committed value, read before waiting for writers.
@@ -850,7 +861,20 @@ pub(crate) mod tests {
         let sql = plan.null_key_count(Window::Range);
         assert!(!sql.contains("DISTINCT ON"), "{sql}");
         assert!(!sql.contains("ORDER BY"), "{sql}");
-        assert!(sql.ends_with("WHERE src.\"customer_id\" IS NULL"), "{sql}");
+        assert!(sql.ends_with("AND (s.\"customer_id\" IS NULL)"), "{sql}");
+        let everything = plan.null_key_exists(Window::Everything);
+        assert!(everything.starts_with("SELECT EXISTS (SELECT FROM "), "{everything}");
+        assert!(everything.ends_with("WHERE s.\"customer_id\" IS NULL)"), "{everything}");
+    }
+
+    #[test]
+    fn null_key_count_keeps_order_by_inside_a_filter() {
+        let mut plan = customer_plan();
+        plan.source_key_unique = false;
+        plan.filter = Some("id IN (SELECT id FROM x ORDER BY id LIMIT 3)".into());
+        let sql = plan.null_key_count(Window::Range);
+        assert!(sql.contains("ORDER BY id LIMIT 3)"), "{sql}");
+        assert!(sql.ends_with("IS NULL)"), "{sql}");
     }
 
     #[test]
