@@ -5,7 +5,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 SUDO_FLAG := $(if $(filter 0,$(shell id -u)),,--sudo)
 PGRX_TEST_DIR ?= /tmp/insync-pgrx-test
 
-.PHONY: setup install demo test test-unit test-pg test-regress bench lint
+.PHONY: setup install demo test test-unit test-pg test-regress test-lifecycle bench lint
 
 setup:
 	bash scripts/setup.sh
@@ -30,7 +30,11 @@ test-pg: setup
 test-regress: install
 	bash scripts/regress.sh
 
-test: test-unit test-pg test-regress
+# Upgrade from the previous release (built from its git tag), dump and restore, crashes.
+test-lifecycle: install
+	bash scripts/lifecycle.sh
+
+test: test-unit test-pg test-regress test-lifecycle
 
 bench: install
 	bash bench/incremental.sh

@@ -2,6 +2,7 @@
 # Throwaway PostgreSQL 15 clusters for the demo, the regression suite and the benchmarks.
 #   cluster.sh start DIR PORT [extra postgres -c settings...]   (re)creates and starts DIR
 #   cluster.sh stop DIR
+#   cluster.sh restart DIR [MODE]   stop (fast, or MODE: immediate) and start with the same settings
 # The server runs as user postgres (it refuses root), listens on 127.0.0.1:PORT only,
 # trusts local connections, and preloads pg_cron for the scheduling tests.
 set -euo pipefail
@@ -32,5 +33,9 @@ case "$cmd" in
   stop)
     [ -d "$dir/data" ] && as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: cluster.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+  restart)
+    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+      -m "${3:-fast}" -w restart >/dev/null
+    ;;
+  *) echo "usage: cluster.sh start DIR PORT | stop DIR | restart DIR [MODE]" >&2; exit 2 ;;
 esac

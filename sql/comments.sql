@@ -19,5 +19,5 @@ COMMENT ON FUNCTION remap_dimension(text, text, text, text[], text, text, text, 
     'Sets a denormalized column to the dimension''s current value where it differs; merges rows that collide on a unique key';
 COMMENT ON INDEX insync.runs_job_name_run_id IS 'Latest runs of a job first (job_status, history queries)';
 COMMENT ON INDEX insync.quarantine_batch IS 'Finds a batch to restore; BRIN because batch ids grow with insertion order';
-COMMENT ON SEQUENCE insync.jobs_job_id_seq IS 'Identity of insync.jobs.job_id (also the key of a job''s advisory lock)';
+COMMENT ON SEQUENCE insync.jobs_job_id_seq IS 'Identity of insync.jobs.job_id';
 COMMENT ON SEQUENCE insync.quarantine_quarantine_id_seq IS 'Identity of insync.quarantine.quarantine_id';
