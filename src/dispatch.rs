@@ -147,17 +147,14 @@ pub fn run_on_workers(assignment: &Assignment, workers: u32) -> SyncResult<Optio
         .execute();
     unsafe { pg_sys::dsm_detach(segment) };
     crate::interrupt::workers_stopped();
-    if let Stopped::WaitingForLeader(pid) = stopped {
+    if let Stopped::WaitingForLeader(_) = stopped {
         // A worker waits for a lock this transaction holds (a row it locked or wrote, say):
         // it would wait forever. What the workers committed stays; the rest is merged here.
-        let left = unfinished_tasks(assignment)?;
         pgrx::notice!(
-            "sync job \"{}\": segment worker {pid} waits for a lock this transaction holds; {} of its {} segments run in this session instead",
-            assignment.job_name,
-            left.tasks.len(),
-            assignment.tasks.len()
+            "sync job \"{}\": a segment worker waits for a lock this transaction holds; the segments not yet merged run in this session instead",
+            assignment.job_name
         );
-        run_in_leader(&left)?;
+        run_in_leader(&unfinished_tasks(assignment)?)?;
     }
     collect(assignment).map(Some)
 }

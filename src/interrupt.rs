@@ -66,10 +66,12 @@ unsafe extern "C-unwind" fn record_interrupted_run(_code: std::ffi::c_int, _arg:
         // Never wait long on the way out: a locked catalog costs the record, not the exit.
         Spi::run("SET LOCAL lock_timeout = '2s'").ok();
         as_catalog_owner(|| {
-            Spi::run_with_args(INSERT_RUN_IF_ABSENT, &[json.into()])
-                .map_err(|e| crate::error::error(pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()))?;
-            Spi::run_with_args(CLOSE_INTERRUPTED_RUNS, &[job_name.into()])
-                .map_err(|e| crate::error::error(pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()))
+            Spi::run_with_args(INSERT_RUN_IF_ABSENT, &[json.into()]).map_err(|e| {
+                crate::error::error(pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
+            })?;
+            Spi::run_with_args(CLOSE_INTERRUPTED_RUNS, &[job_name.into()]).map_err(|e| {
+                crate::error::error(pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
+            })
         })
         .is_ok()
     })

@@ -118,7 +118,9 @@ fn reason_to_stay_serial(job: &Job, resolved: &Resolved) -> SyncResult<Option<St
         return Ok(Some(format!("this transaction has already written to or locked {tables}, and segment workers would wait for it")));
     }
     Ok(crate::recorder::catalog_locked_here().map(|tables| {
-        format!("this transaction holds a lock on {tables}, and the catalog writer would wait for it")
+        format!(
+            "this transaction holds a lock on {tables}, and the catalog writer would wait for it"
+        )
     }))
 }
 
@@ -283,7 +285,10 @@ fn refuse_null_keys(
            FROM pg_catalog.pg_attribute a \
           WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnotnull AND NOT a.attisdropped \
             AND a.attname::text OPERATOR(pg_catalog.=) ANY ($2::text[])",
-        &[resolved.source.oid.into(), resolved.plan.keys.clone().into()],
+        &[
+            resolved.source.oid.into(),
+            resolved.plan.keys.clone().into(),
+        ],
     )
     .context("reading the source's NOT NULL constraints")?
     .unwrap_or(false);
@@ -298,7 +303,9 @@ fn refuse_null_keys(
         .context("checking the window for NULL keys")?
         .unwrap_or(false);
     if found {
-        return Err(crate::execute::null_key_error(job, resolved, window, &args, 1));
+        return Err(crate::execute::null_key_error(
+            job, resolved, window, &args, 1,
+        ));
     }
     Ok(())
 }

@@ -9,10 +9,10 @@ use crate::catalog::{
     extension_owner, RunRecord, COUNT_COMMITTED_SEGMENTS, FAIL_UNFINISHED_SEGMENTS,
     INSERT_RUN_FROM_JSON, INSERT_SEGMENTS_FROM_JSON,
 };
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use crate::dispatch::Stopped;
-use pgrx::{pg_sys, PgTryBuilder};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
+use pgrx::{pg_sys, PgTryBuilder};
 use serde::{Deserialize, Serialize};
 
 /// What the worker needs: where to connect and what to write.
@@ -31,8 +31,7 @@ struct FailedRun {
 pub fn record_failed_run(record: &RunRecord) {
     if let Some(tables) = catalog_locked_here() {
         pgrx::warning!(
-            "insync: failed run {} of job \"{}\" is not recorded: this transaction holds a lock on {tables} that the catalog writer would wait for",
-            record.run_id,
+            "insync: the failed run of job \"{}\" is not recorded: this transaction holds a lock on {tables} that the catalog writer would wait for",
             record.job_name
         );
         return;
@@ -44,8 +43,7 @@ pub fn record_failed_run(record: &RunRecord) {
             record.run_id
         ),
         Written::WaitedForCaller => pgrx::warning!(
-            "insync: failed run {} of job \"{}\" is not recorded: the catalog writer waited for a lock this transaction holds",
-            record.run_id,
+            "insync: the failed run of job \"{}\" is not recorded: the catalog writer waited for a lock this transaction holds",
             record.job_name
         ),
     }

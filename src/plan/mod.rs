@@ -568,7 +568,10 @@ impl SyncPlan {
     fn null_key_rows(&self, window: Window) -> String {
         let null = self.any_key_null("s");
         match self.window_predicate(window) {
-            Some(predicate) => format!("{} WHERE ({predicate}) AND ({null})", self.source_from(None)),
+            Some(predicate) => format!(
+                "{} WHERE ({predicate}) AND ({null})",
+                self.source_from(None)
+            ),
             None => format!("{} WHERE {null}", self.source_from(None)),
         }
     }
@@ -863,8 +866,14 @@ pub(crate) mod tests {
         assert!(!sql.contains("ORDER BY"), "{sql}");
         assert!(sql.ends_with("AND (s.\"customer_id\" IS NULL)"), "{sql}");
         let everything = plan.null_key_exists(Window::Everything);
-        assert!(everything.starts_with("SELECT EXISTS (SELECT FROM "), "{everything}");
-        assert!(everything.ends_with("WHERE s.\"customer_id\" IS NULL)"), "{everything}");
+        assert!(
+            everything.starts_with("SELECT EXISTS (SELECT FROM "),
+            "{everything}"
+        );
+        assert!(
+            everything.ends_with("WHERE s.\"customer_id\" IS NULL)"),
+            "{everything}"
+        );
     }
 
     #[test]
