@@ -5,6 +5,7 @@
 //! a pinned search_path, exactly as a SECURITY DEFINER function with `SET search_path` would.
 
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::RunKind;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -41,7 +42,7 @@ pub struct Job {
     pub source: pg_sys::Oid,
     pub target: pg_sys::Oid,
     pub keys: Vec<String>,
-    pub mode: String,
+    pub mode: RunKind,
     pub watermark_column: Option<String>,
     pub watermark_type: Option<pg_sys::Oid>,
     pub watermark_relation: Option<pg_sys::Oid>,
@@ -132,7 +133,15 @@ fn load_job_unchecked(name: &str) -> SyncResult<Job> {
                     .context("target")?
                     .unwrap_or(pg_sys::Oid::INVALID),
                 keys: row.get(7).context("key_columns")?.unwrap_or_default(),
-                mode: row.get(8).context("mode")?.unwrap_or_default(),
+                mode: {
+                    let mode: String = row.get(8).context("mode")?.unwrap_or_default();
+                    RunKind::parse(&mode).ok_or_else(|| {
+                        error(
+                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                            format!("sync job \"{name}\" has an unknown mode \"{mode}\""),
+                        )
+                    })?
+                },
                 watermark_column: row.get(9).context("watermark_column")?,
                 watermark_type: row.get(10).context("watermark_type")?,
                 watermark_relation: row.get(11).context("watermark_relation")?,
@@ -184,7 +193,7 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
         job.source.into(),
         job.target.into(),
         job.keys.clone().into(),
-        job.mode.clone().into(),
+        job.mode.as_str().into(),
         job.watermark_column.clone().into(),
         job.watermark_type.into(),
         job.watermark_relation.into(),
@@ -287,14 +296,52 @@ pub fn next_run_id() -> SyncResult<i64> {
     })
 }
 
+/// Status of a run, as `insync.runs.status` spells it (its CHECK constraint lists the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    #[default]
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// State of a segment of a parallel run, as `insync.run_segments.status` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl SegmentState {
+    pub fn parse(name: &str) -> Option<SegmentState> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+}
+
 /// A finished run, as written to `insync.runs` (and serialized for the failure recorder).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunRecord {
     pub run_id: i64,
     pub job_name: String,
     pub owner: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: RunKind,
+    pub status: RunStatus,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub window_low: Option<String>,
@@ -390,7 +437,7 @@ pub fn record_run(record: &RunRecord, new_watermark: Option<&str>) -> SyncResult
     as_catalog_owner(|| {
         Spi::run_with_args(INSERT_RUN_FROM_JSON, &[json.into()])
             .context("inserting into insync.runs")?;
-        if record.status == "succeeded" {
+        if record.status == RunStatus::Succeeded {
             Spi::run_with_args(
                 "UPDATE insync.job_state SET watermark = coalesce($2, watermark), last_run_id = $3, updated_at = now() \
                   WHERE job_name = $1",

@@ -183,13 +183,20 @@ fn build_plan(
             .collect(),
     };
     let keep = match opts.keep.as_deref().unwrap_or("latest") {
-        "latest" => Keep::Latest(order_by.clone().ok_or_else(|| {
-            error_with_hint(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("{function}: keep => 'latest' on {} needs a column to order copies by", t.info.display()),
-                "Pass order_by => 'updated_at' (or whichever column says which copy is newest), or keep => 'first'.",
-            )
-        })?),
+        "latest" => match (order_by.clone(), opts.allow_distinct_rows) {
+            (Some(column), _) => Keep::Latest(column),
+            // Without a change-time column only identical copies are removed (copies that
+            // differ are kept as distinct rows), and which of identical copies stays does not
+            // matter.
+            (None, false) => Keep::First(None),
+            (None, true) => {
+                return Err(error_with_hint(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("{function}: keep => 'latest' on {} needs a column to order copies by", t.info.display()),
+                    "Pass order_by => 'updated_at' (or whichever column says which copy is newest), or keep => 'first'.",
+                ))
+            }
+        },
         "first" => Keep::First(order_by.clone()),
         "source_order" => {
             let column = source_column.clone().ok_or_else(|| {

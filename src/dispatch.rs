@@ -7,7 +7,7 @@
 //! shared memory, so fewer workers than segments (slots ran out) still finish them all. The
 //! watermark advances in the leader's transaction, and only when every segment is done.
 
-use crate::catalog::as_catalog_owner;
+use crate::catalog::{as_catalog_owner, SegmentState};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::segment::Segment;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder};
@@ -45,13 +45,7 @@ pub struct Assignment {
 }
 
 /// What the segments of a run did, summed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Totals {
-    pub read: i64,
-    pub inserted: i64,
-    pub updated: i64,
-    pub deleted: i64,
-}
+pub type Totals = crate::merge::Counts;
 
 /// The settings of each segment's transaction: the caller's time and date settings (a
 /// filter may depend on them), insync's pinned search_path and string syntax (as in the
@@ -298,14 +292,18 @@ fn collect(assignment: &Assignment) -> SyncResult<Totals> {
     let mut totals = Totals::default();
     let mut unfinished = Vec::new();
     for (number, status, message, counts, slice) in &rows {
-        if status == "done" {
-            totals.read += counts[0];
-            totals.inserted += counts[1];
-            totals.updated += counts[2];
-            totals.deleted += counts[3];
+        let state = SegmentState::parse(status);
+        if state == Some(SegmentState::Done) {
+            totals += Totals {
+                read: counts[0],
+                inserted: counts[1],
+                updated: counts[2],
+                deleted: counts[3],
+                null_keys: 0,
+            };
         } else {
-            let why = match (status.as_str(), message) {
-                ("failed", Some(m)) => m.clone(),
+            let why = match (state, message) {
+                (Some(SegmentState::Failed), Some(m)) => m.clone(),
                 _ => "its worker stopped before committing (terminated?)".to_string(),
             };
             unfinished.push(format!(
@@ -344,10 +342,7 @@ pub fn run_in_leader(assignment: &Assignment) -> SyncResult<Totals> {
             mark_running(assignment, task)?;
             let counts = merge_segment(assignment, task)?;
             mark_done(assignment, task, counts)?;
-            totals.read += counts.read;
-            totals.inserted += counts.inserted;
-            totals.updated += counts.updated;
-            totals.deleted += counts.deleted;
+            totals += counts;
         }
         Ok(totals)
     })
@@ -359,10 +354,9 @@ fn merge_segment(assignment: &Assignment, task: &SegmentTask) -> SyncResult<Tota
         Some((low, high)) => vec![low.clone().into(), high.clone().into()],
         None => vec![],
     };
-    let (read, null_keys, deleted, inserted, updated) =
-        crate::execute::run_merge(&task.statement, &args)
-            .context(&format!("merging segment {}", task.segment.number))?;
-    if null_keys > 0 {
+    let counts = crate::merge::run_merge(&task.statement, &args)
+        .context(&format!("merging segment {}", task.segment.number))?;
+    if counts.null_keys > 0 {
         return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
             format!(
@@ -372,12 +366,7 @@ fn merge_segment(assignment: &Assignment, task: &SegmentTask) -> SyncResult<Tota
             "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
         ));
     }
-    Ok(Totals {
-        read,
-        inserted,
-        updated,
-        deleted,
-    })
+    Ok(counts)
 }
 
 fn mark_running(assignment: &Assignment, task: &SegmentTask) -> SyncResult<()> {
@@ -514,6 +503,8 @@ fn run_task(assignment: &Assignment, task: &SegmentTask) {
             pgrx::log!("insync segment worker: {}", e.message());
         }
     });
+    // pg_stat_activity shows what the worker runs, as for any backend.
+    report_activity(pg_sys::BackendState::STATE_RUNNING, &task.statement);
     let outcome = in_own_transaction(|| {
         let (names, values): (Vec<String>, Vec<String>) =
             assignment.settings.iter().cloned().unzip();
@@ -530,6 +521,13 @@ fn run_task(assignment: &Assignment, task: &SegmentTask) {
     if let Err(message) = outcome {
         BackgroundWorker::transaction(|| mark_failed(assignment, task, &message));
     }
+    report_activity(pg_sys::BackendState::STATE_IDLE, "");
+}
+
+fn report_activity(state: pg_sys::BackendState::Type, query: &str) {
+    let query = std::ffi::CString::new(query.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: copies the text into this backend's status entry.
+    unsafe { pg_sys::pgstat_report_activity(state, query.as_ptr()) };
 }
 
 /// Runs `f` in a transaction that commits when it succeeds and aborts when it fails, returning

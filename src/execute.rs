@@ -3,9 +3,9 @@
 //! code (bounds, probes, planning, the merge) runs as the job owner in a security-restricted
 //! operation; the caller only needs to be allowed to run the job.
 
-use crate::catalog::{self, as_catalog_owner, Job, RunRecord};
+use crate::catalog::{self, as_catalog_owner, Job, RunRecord, RunStatus};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::{ident_list, MergeStrategy, RunKind, WatermarkKind, Window};
+use crate::plan::{MergeStrategy, RunKind, WatermarkKind, Window};
 use crate::recorder;
 use crate::resolve;
 use crate::security::as_role;
@@ -30,12 +30,11 @@ pub fn run_job(
     parallel: Option<i32>,
 ) -> SyncResult<RunRecord> {
     let job = catalog::load_job(job_name)?;
-    let kind = match (requested, job.mode.as_str()) {
-        (None, "full") | (Some(RunKind::Full), _) => RunKind::Full,
-        (None, "append") => RunKind::Append,
-        (None, _) => RunKind::Incremental,
-        (Some(RunKind::Incremental), "append") => RunKind::Append,
-        (Some(RunKind::Incremental), "full") => {
+    let kind = match (requested, job.mode) {
+        (None, mode) => mode,
+        (Some(RunKind::Full), _) => RunKind::Full,
+        (Some(RunKind::Incremental), RunKind::Append) => RunKind::Append,
+        (Some(RunKind::Incremental), RunKind::Full) => {
             return Err(error_with_hint(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("sync job \"{job_name}\" is a full-mode job without an incremental window"),
@@ -57,8 +56,8 @@ pub fn run_job(
             run_id: catalog::next_run_id()?,
             job_name: job.name.clone(),
             owner: job.owner_name.clone(),
-            kind: kind.as_str().into(),
-            status: "skipped".into(),
+            kind,
+            status: RunStatus::Skipped,
             started_at: now_text()?,
             error_message: Some("another run of this job was in progress".into()),
             run_by,
@@ -174,7 +173,7 @@ fn resume(
     attempt(job, record, |record| {
         let resolved = resolve::resolve(job)?;
         let watermark = crate::parallel::finish(job, &resolved, unfinished, record)?;
-        record.status = "succeeded".into();
+        record.status = RunStatus::Succeeded;
         record.finished_at = Some(now_text()?);
         Ok(watermark)
     })
@@ -185,8 +184,8 @@ fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord>
         run_id: catalog::next_run_id()?,
         job_name: job.name.clone(),
         owner: job.owner_name.clone(),
-        kind: kind.as_str().into(),
-        status: "running".into(),
+        kind,
+        status: RunStatus::Running,
         started_at: now_text()?,
         run_by,
         run_xact: catalog::current_xact()?,
@@ -224,7 +223,7 @@ fn attempt(
             // The subtransaction rolled back every row the run wrote; keep a record of why.
             let mut record = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
             record.error_message = Some(report_of(&caught).message().to_string());
-            record.status = "failed".into();
+            record.status = RunStatus::Failed;
             record.finished_at = None;
             recorder::record_failed_run(&record);
             // Re-raise what the caller would have seen.
@@ -277,72 +276,28 @@ fn execute_window(
             job, &resolved, kind, window, &low, &high, degree, record,
         )?;
         if let Some(totals) = done {
-            record.rows_read = totals.read;
-            record.rows_inserted = totals.inserted;
-            record.rows_updated = totals.updated;
-            record.rows_deleted = totals.deleted;
-            record.status = "succeeded".into();
+            totals.record(record);
+            record.status = RunStatus::Succeeded;
             record.finished_at = Some(now_text()?);
             return Ok(high);
         }
     }
     let statement = plan.merge_statement(kind, window);
-    let (read, null_keys, deleted, inserted, updated) =
-        crate::settings::bulk(|| run_merge(&statement, &args())).context("running the merge")?;
-    if null_keys > 0 {
-        return Err(null_key_error(job, &resolved, window, &args(), null_keys));
+    let counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, &args()))
+        .context("running the merge")?;
+    if counts.null_keys > 0 {
+        return Err(crate::merge::null_key_error(
+            job,
+            &resolved,
+            window,
+            &args(),
+            counts.null_keys,
+        ));
     }
-    record.rows_read = read;
-    record.rows_inserted = inserted;
-    record.rows_updated = updated;
-    record.rows_deleted = deleted;
-    record.status = "succeeded".into();
+    counts.record(record);
+    record.status = RunStatus::Succeeded;
     record.finished_at = Some(now_text()?);
     Ok(high)
-}
-
-/// The error for source rows in the window with a NULL key (counted again without the
-/// latest-row selection, which keeps one of them).
-pub fn null_key_error(
-    job: &Job,
-    resolved: &resolve::Resolved,
-    window: Window,
-    args: &[DatumWithOid],
-    at_least: i64,
-) -> ErrorReport {
-    let plan = &resolved.plan;
-    let count = match Spi::get_one_with_args::<i64>(&plan.null_key_count(window), args) {
-        Ok(Some(n)) => n,
-        _ => at_least,
-    };
-    let keys = ident_list(&plan.keys, None);
-    error_with_hint(
-        PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
-        format!(
-            "sync job \"{}\": {count} source {} in the window {} a NULL key ({keys}); nothing was synced",
-            job.name,
-            if count == 1 { "row" } else { "rows" },
-            if count == 1 { "has" } else { "have" },
-        ),
-        "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
-    )
-}
-
-/// Runs a merge statement; its one row: rows_read, null_key_rows, deleted, inserted, updated.
-pub fn run_merge(
-    statement: &str,
-    args: &[DatumWithOid],
-) -> Result<(i64, i64, i64, i64, i64), pgrx::spi::Error> {
-    Spi::connect_mut(|client| {
-        let row = client.update(statement, None, args)?.first();
-        Ok((
-            row.get::<i64>(1)?.unwrap_or(0),
-            row.get::<i64>(2)?.unwrap_or(0),
-            row.get::<i64>(3)?.unwrap_or(0),
-            row.get::<i64>(4)?.unwrap_or(0),
-            row.get::<i64>(5)?.unwrap_or(0),
-        ))
-    })
 }
 
 /// Without a unique index the target may already hold several rows per key (an earlier

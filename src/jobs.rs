@@ -55,7 +55,7 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
     let mut job = Job {
         name: name.to_string(),
         owner: unsafe { pg_sys::GetUserId() },
-        mode: "incremental".into(),
+        mode: RunKind::Incremental,
         parallel: "auto".into(),
         ..Default::default()
     };
@@ -172,14 +172,13 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
         }
     }
     if let Some(mode) = spec.mode {
-        if !["incremental", "full", "append"].contains(&mode.as_str()) {
-            return Err(error_with_hint(
+        job.mode = RunKind::parse(&mode).ok_or_else(|| {
+            error_with_hint(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("mode \"{mode}\" of sync job \"{name}\" is not valid"),
                 "Valid modes are incremental, full and append.",
-            ));
-        }
-        job.mode = mode;
+            )
+        })?;
     }
     if let Some(w) = spec.watermark {
         job.watermark_column = cleared(w);
@@ -222,6 +221,21 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     Ok(())
 }
 
+/// One entry of the `lookups` argument, as the user writes it. Unknown keys are refused (a
+/// typo such as `curent_by` must not be ignored).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupSpec {
+    column: String,
+    dimension: String,
+    join_on: Vec<String>,
+    value: String,
+    #[serde(default)]
+    current_by: Option<String>,
+    #[serde(default)]
+    current_flag: Option<String>,
+}
+
 /// `[{"column": "store_org_id", "dimension": "dw.dim_store", "join_on": ["store_id"],
 ///    "value": "org_id", "current_by": "valid_from"}]`; `[]` clears the lookups.
 fn parse_lookups(job: &str, spec: &serde_json::Value) -> SyncResult<Option<Vec<LookupDef>>> {
@@ -236,46 +250,45 @@ fn parse_lookups(job: &str, spec: &serde_json::Value) -> SyncResult<Option<Vec<L
     let items = spec
         .as_array()
         .ok_or_else(|| invalid("must be a JSON array".into()))?;
-    let text = |item: &serde_json::Value, field: &str| {
-        item.get(field).and_then(|v| v.as_str()).map(str::to_string)
-    };
     let mut out = Vec::new();
-    for item in items {
-        let column =
-            text(item, "column").ok_or_else(|| invalid("each lookup needs \"column\"".into()))?;
-        let dimension = text(item, "dimension")
-            .ok_or_else(|| invalid(format!("lookup of \"{column}\" needs \"dimension\"")))?;
-        let value = text(item, "value")
-            .ok_or_else(|| invalid(format!("lookup of \"{column}\" needs \"value\"")))?;
-        let join = item
-            .get("join_on")
-            .and_then(|j| j.as_array())
-            .filter(|j| !j.is_empty())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "lookup of \"{column}\" needs \"join_on\", a list of columns"
-                ))
-            })?
+    for (n, item) in items.iter().enumerate() {
+        let spec: LookupSpec = serde_json::from_value(item.clone())
+            .map_err(|e| invalid(format!("entry {}: {e}", n + 1)))?;
+        if spec.join_on.is_empty() {
+            return Err(invalid(format!(
+                "lookup of \"{}\" needs \"join_on\", a list of columns",
+                spec.column
+            )));
+        }
+        if spec.current_by.is_some() && spec.current_flag.is_some() {
+            return Err(invalid(format!(
+                "lookup of \"{}\": give \"current_by\" or \"current_flag\", not both",
+                spec.column
+            )));
+        }
+        let join = spec
+            .join_on
             .iter()
             .map(|p| {
-                let p = p
-                    .as_str()
-                    .ok_or_else(|| invalid("join_on entries must be strings".into()))?;
-                let (s, d) = p.split_once('=').unwrap_or((p, p));
-                Ok(LookupJoin {
-                    source: s.trim().into(),
-                    dimension: d.trim().into(),
-                })
+                crate::plan::column_pair(p)
+                    .map(|(source, dimension)| LookupJoin { source, dimension })
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "join_on entry \"{p}\" must be column or source_column=dimension_column"
+                        ))
+                    })
             })
             .collect::<SyncResult<Vec<_>>>()?;
-        let dimension = lookup_relation(&dimension, "dimension", job)?.oid.to_u32();
+        let dimension = lookup_relation(&spec.dimension, "dimension", job)?
+            .oid
+            .to_u32();
         out.push(LookupDef {
-            column,
+            column: spec.column,
             dimension,
             join,
-            value,
-            current_by: text(item, "current_by"),
-            current_flag: text(item, "current_flag"),
+            value: spec.value,
+            current_by: spec.current_by,
+            current_flag: spec.current_flag,
         });
     }
     Ok(if out.is_empty() { None } else { Some(out) })
@@ -286,15 +299,12 @@ fn parse_join(job: &str, pairs: &[String]) -> SyncResult<Vec<JoinPair>> {
     pairs
         .iter()
         .map(|p| {
-            let (s, r) = p.split_once('=').unwrap_or((p, p));
-            let (s, r) = (s.trim(), r.trim());
-            if s.is_empty() || r.is_empty() {
-                return Err(error(
+            crate::plan::column_pair(p)
+                .map(|(source, related)| JoinPair { source, related })
+                .ok_or_else(|| error(
                     PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                     format!("watermark_join entry \"{p}\" of sync job \"{job}\" must be column or source_column=related_column"),
-                ));
-            }
-            Ok(JoinPair { source: s.into(), related: r.into() })
+                ))
         })
         .collect()
 }
@@ -352,17 +362,18 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("sync job \"{name}\" has a lookback but no watermark"),
             )
+            .set_hint("A lookback re-reads before the watermark; give the job a watermark, or clear the lookback with lookback => ''.")
         })?;
         check_lookback(&name, lookback, wm.kind)?;
     }
     warn_unguarded_integer_watermark(job, &resolved)?;
-    let statements: &[(RunKind, Window)] = match job.mode.as_str() {
-        "full" => &[(RunKind::Full, Window::Everything)],
-        "append" => &[
+    let statements: &[(RunKind, Window)] = match job.mode {
+        RunKind::Full => &[(RunKind::Full, Window::Everything)],
+        RunKind::Append => &[
             (RunKind::Append, Window::Range),
             (RunKind::Full, Window::Everything),
         ],
-        _ => &[
+        RunKind::Incremental => &[
             (RunKind::Incremental, Window::Range),
             (RunKind::Full, Window::Everything),
         ],
@@ -391,7 +402,7 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         source: resolved.source.display(),
         target: resolved.target.display(),
         key_columns: job.keys.clone(),
-        mode: job.mode.clone(),
+        mode: job.mode.to_string(),
         merge_strategy: match resolved.plan.strategy {
             crate::plan::MergeStrategy::Upsert => "upsert".into(),
             crate::plan::MergeStrategy::DeleteInsert => "delete+insert".into(),

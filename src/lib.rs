@@ -1,13 +1,17 @@
 //! insync: data synchronization jobs that run inside PostgreSQL.
 //!
 //! Syncs, top to bottom: `catalog` (jobs, state, runs) → `resolve` (a job against the live
-//! catalog) → `plan` (pure SQL text, unit-tested) → `execute` (SPI in the caller's
-//! transaction) → `catalog` again (the run record), with `recorder` committing failed runs
-//! from a background worker and `jobs` defining, altering and dropping jobs.
+//! catalog, and the engine's dialect) → `plan` (pure SQL text, unit-tested) → `execute` (the
+//! run in the caller's transaction: lock, window, serial merge or `parallel` segments that
+//! `dispatch` hands to workers) → `catalog` again (the run record). `merge` is the leaf every
+//! path shares (one slice's merge and its counts); `recorder` commits failed runs and parallel
+//! plans from a background worker; `interrupt` records a run whose session ends mid-run;
+//! `jobs` defines, alters and drops jobs.
 //! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
 //! `plan::remap`, keep what they remove or change in the quarantine, and `quarantine` undoes
-//! them. `api` holds the thin SQL-callable functions; `sql/` the catalog DDL and comments;
-//! `settings` and `subxact` are the small Postgres mechanics the rest shares.
+//! them. `api` holds the thin SQL-callable functions; `sql/` the catalog DDL, comments and the
+//! PL/pgSQL procedure; `security`, `settings` and `subxact` are the small Postgres mechanics
+//! the rest shares.
 
 // ErrorReport (pgrx's error carrying a SQLSTATE and hint) is large, but errors are the cold
 // path; and pgrx's macros need the literal TableIterator types in signatures.
@@ -23,6 +27,7 @@ pub mod error;
 pub mod execute;
 pub mod interrupt;
 pub mod jobs;
+pub mod merge;
 pub mod parallel;
 pub mod plan;
 pub mod quarantine;
@@ -37,6 +42,11 @@ pub mod subxact;
 
 extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+extension_sql_file!(
+    "../sql/remap_dimension_batched.sql",
+    name = "remap_dimension_batched",
+    requires = [api::remap_dimension]
+);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

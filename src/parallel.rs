@@ -4,7 +4,7 @@
 use crate::catalog::{as_catalog_owner, Job, RunRecord};
 use crate::dispatch::{self, Assignment, SegmentTask, Totals};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::segment::{plan_segments, Dialect, Segment, Shape};
+use crate::plan::segment::{plan_segments, Segment, Shape};
 use crate::plan::{Relation, RunKind, Window};
 use crate::recorder::Written;
 use crate::resolve::Resolved;
@@ -124,26 +124,6 @@ fn reason_to_stay_serial(job: &Job, resolved: &Resolved) -> SyncResult<Option<St
     }))
 }
 
-/// The engine this database runs on.
-fn detect_dialect() -> SyncResult<Dialect> {
-    let (version, number) = Spi::get_two::<String, i32>(
-        "SELECT pg_catalog.version(), pg_catalog.current_setting('server_version_num')::int",
-    )
-    .context("reading the server version")?;
-    let version = version.unwrap_or_default();
-    let number = number.unwrap_or(0) as u32;
-    let probe = Dialect::detect(&version, number, 0);
-    if probe.engine == crate::plan::segment::Engine::Postgres {
-        return Ok(probe);
-    }
-    let segments = Spi::get_one::<i64>(
-        "SELECT count(*) FROM pg_catalog.gp_segment_configuration WHERE role = 'p' AND content >= 0",
-    )
-    .context("reading gp_segment_configuration")?
-    .unwrap_or(0);
-    Ok(Dialect::detect(&version, number, segments as u32))
-}
-
 /// Partitions and sizes of the run's relations.
 fn read_shape(resolved: &Resolved) -> SyncResult<Shape> {
     let partitions = Spi::connect(|client| {
@@ -212,14 +192,10 @@ pub fn run_parallel(
         return Ok(None);
     }
     refuse_null_keys(job, resolved, window, low, high)?;
-    let mut plan = resolved.plan.clone();
-    let dialect = detect_dialect()?;
-    if !dialect.on_conflict {
-        plan.strategy = crate::plan::MergeStrategy::DeleteInsert;
-    }
+    let plan = &resolved.plan;
     let segments = plan_segments(
-        &plan,
-        &dialect,
+        plan,
+        &resolved.dialect,
         kind,
         &read_shape(resolved)?,
         degree.segments,
@@ -237,7 +213,7 @@ pub fn run_parallel(
         .collect();
     record.segments = Some(tasks.len() as i32);
     let mut planned = record.clone();
-    planned.status = "running".into();
+    planned.status = crate::catalog::RunStatus::Running;
     match crate::recorder::commit_plan(&planned, segment_rows(job, record.run_id, &tasks)) {
         Written::Committed => {}
         Written::NoWorkerSlot => {
@@ -303,7 +279,7 @@ fn refuse_null_keys(
         .context("checking the window for NULL keys")?
         .unwrap_or(false);
     if found {
-        return Err(crate::execute::null_key_error(
+        return Err(crate::merge::null_key_error(
             job, resolved, window, &args, 1,
         ));
     }
@@ -393,11 +369,12 @@ pub fn find_unfinished(job: &Job) -> SyncResult<Option<Unfinished>> {
             let Some(p) = planned.into_iter().next() else {
                 return Ok(None);
             };
-            let kind = match p.get::<String>(1).context("kind")?.as_deref() {
-                Some("full") => RunKind::Full,
-                Some("append") => RunKind::Append,
-                _ => RunKind::Incremental,
-            };
+            let kind = p
+                .get::<String>(1)
+                .context("kind")?
+                .as_deref()
+                .and_then(RunKind::parse)
+                .unwrap_or(RunKind::Incremental);
             let mut unfinished = Unfinished {
                 planned_by,
                 last_attempt,
@@ -447,10 +424,7 @@ pub fn finish(
         (_, None) => Window::UpTo,
         (_, Some(_)) => Window::Range,
     };
-    let mut plan = resolved.plan.clone();
-    if !detect_dialect()?.on_conflict {
-        plan.strategy = crate::plan::MergeStrategy::DeleteInsert;
-    }
+    let plan = &resolved.plan;
     let tasks: Vec<SegmentTask> = unfinished
         .segments
         .iter()
@@ -484,9 +458,6 @@ pub fn finish(
         execute_assignment(&assignment, workers)?
     };
     record.segments = Some(assignment.tasks.len() as i32);
-    record.rows_read = totals.read;
-    record.rows_inserted = totals.inserted;
-    record.rows_updated = totals.updated;
-    record.rows_deleted = totals.deleted;
+    totals.record(record);
     Ok(unfinished.window_high.clone())
 }

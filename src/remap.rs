@@ -136,10 +136,13 @@ fn build(
     }
     let mut join = Vec::new();
     for pair in join_on {
-        let (tc, dc) = pair
-            .split_once('=')
-            .map(|(a, b)| (a.trim(), b.trim()))
-            .unwrap_or((pair.as_str(), pair.as_str()));
+        let (tc, dc) = crate::plan::column_pair(pair).ok_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{FUNCTION}: join_on entry \"{pair}\" must be column or target_column=dimension_column"),
+            )
+        })?;
+        let (tc, dc) = (tc.as_str(), dc.as_str());
         let tcol = column(&tcols, tc, "join", &t)?;
         let dcol = column(&dcols, dc, "join", &d)?;
         if tcol.type_oid != dcol.type_oid {
@@ -264,6 +267,48 @@ fn build(
     Ok((plan, t, owner))
 }
 
+/// A NOT NULL column (a key column, say) cannot take a NULL current value: say which
+/// remap, column and dimension, before anything changes (a dry run says it as a NOTICE).
+fn refuse_null_values(
+    plan: &RemapPlan,
+    t: &RelationInfo,
+    owner: pg_sys::Oid,
+    dry_run: bool,
+    dimension: &str,
+) -> SyncResult<()> {
+    let not_null = Spi::get_one_with_args::<bool>(
+        "SELECT a.attnotnull FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname::text OPERATOR(pg_catalog.=) $2",
+        &[t.oid.into(), plan.column.clone().into()],
+    )
+    .context("reading the column's NOT NULL constraint")?
+    .unwrap_or(false);
+    if !not_null {
+        return Ok(());
+    }
+    let rows = as_role(owner, || {
+        bulk(|| Spi::get_one::<i64>(&plan.null_values()).context("checking for NULL values"))
+    })?
+    .unwrap_or(0);
+    if rows == 0 {
+        return Ok(());
+    }
+    let message = format!(
+        "{FUNCTION}: {rows} rows of {} would get a NULL \"{}\" (the current value in {dimension} is NULL for their keys), but the column is NOT NULL",
+        t.display(),
+        plan.column
+    );
+    if dry_run {
+        pgrx::notice!("{message}");
+        return Ok(());
+    }
+    Err(error_with_hint(
+        PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+        format!("{message}; nothing was changed"),
+        "Fill the dimension's value for those keys, or mark which row is current with current_by / current_flag.",
+    ))
+}
+
 /// Remaps (or, with dry_run, previews) `target.column` from the dimension's current value.
 pub fn remap(
     target: &str,
@@ -280,6 +325,7 @@ pub fn remap(
             privilege(&t, "DELETE")?;
         }
     }
+    refuse_null_values(&plan, &t, owner, opts.dry_run, dimension)?;
     let collisions = match &plan.unique_key {
         Some(key) => {
             let (count, example) = as_role(owner, || {
@@ -318,7 +364,11 @@ pub fn remap(
     // Rows examined = target rows the remap statement itself reads (table statistics).
     let read_before = rows_read(t.oid)?;
     let (sql, args): (String, Vec<pgrx::datum::DatumWithOid>) = if opts.dry_run {
-        (plan.preview(), vec![])
+        if collisions > 0 && !plan.merge.is_empty() {
+            (plan.merge_preview(), vec![])
+        } else {
+            (plan.preview(), vec![])
+        }
     } else if collisions > 0 {
         (plan.merge_update(), vec![batch_id.into(), t.oid.into()])
     } else {
@@ -334,11 +384,7 @@ pub fn remap(
                             r.get::<String>(1)?,
                             r.get::<String>(2)?,
                             r.get::<i64>(3)?.unwrap_or(0),
-                            if opts.dry_run {
-                                0
-                            } else {
-                                r.get::<i64>(4)?.unwrap_or(0)
-                            },
+                            r.get::<i64>(4)?.unwrap_or(0),
                         ))
                     })
                     .collect::<Result<Vec<_>, pgrx::spi::Error>>()

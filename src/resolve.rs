@@ -6,6 +6,8 @@ use crate::catalog::Job;
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::remap::Current;
 use crate::plan::remap::DimensionValue;
+use crate::plan::segment::Dialect;
+use crate::plan::RunKind;
 use crate::plan::{
     Column, MergeStrategy, RelatedWatermark, Relation, SyncPlan, Watermark, WatermarkKind,
 };
@@ -18,11 +20,13 @@ pub struct RelationInfo {
     pub oid: pg_sys::Oid,
     pub relation: Relation,
     pub kind: char,
+    /// `schema.name` quoted as Postgres quotes identifiers: what a user can paste back.
+    pub quoted: String,
 }
 
 impl RelationInfo {
     pub fn display(&self) -> String {
-        format!("{}.{}", self.relation.schema, self.relation.name)
+        self.quoted.clone()
     }
     pub fn is_table(&self) -> bool {
         matches!(self.kind, 'r' | 'p')
@@ -92,16 +96,33 @@ pub fn relation_info_named(oid: pg_sys::Oid, function: &str) -> SyncResult<Relat
 
 /// Identity and kind of a relation by OID; a dropped relation is reported against the job.
 pub fn relation_info(oid: pg_sys::Oid, role: &str, job: &str) -> SyncResult<RelationInfo> {
-    let row = Spi::get_three_with_args::<String, String, String>(
-        "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_catalog.pg_class c \
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
-        &[oid.into()],
-    );
+    let row = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text, \
+                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
+                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
+               FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+              WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            None,
+            &[oid.into()],
+        )?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok::<_, pgrx::spi::Error>(Some((
+            row.get::<String>(1)?.unwrap_or_default(),
+            row.get::<String>(2)?.unwrap_or_default(),
+            row.get::<String>(3)?.unwrap_or_default(),
+            row.get::<String>(4)?.unwrap_or_default(),
+        )))
+    });
     match row {
-        Ok((Some(schema), Some(name), Some(kind))) => Ok(RelationInfo {
+        Ok(Some((schema, name, kind, quoted))) => Ok(RelationInfo {
             oid,
             relation: Relation::new(&schema, &name),
             kind: kind.chars().next().unwrap_or('?'),
+            quoted,
         }),
         _ => Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
@@ -212,6 +233,8 @@ pub struct Resolved {
     pub target: RelationInfo,
     /// Relation whose writers must be waited for before an integer watermark is trusted.
     pub watermark_table: Option<RelationInfo>,
+    /// The engine the run's SQL is generated for.
+    pub dialect: Dialect,
 }
 
 /// Validates a job against the live catalog and builds its plan. Every user-facing error
@@ -372,7 +395,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             ))
         }
     };
-    if job.mode != "full" && watermark.is_none() {
+    if job.mode != RunKind::Full && watermark.is_none() {
         return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!(
@@ -386,7 +409,9 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
     let related = watermark.as_ref().is_some_and(|(w, _)| w.related.is_some());
     let source_key_unique =
         source.is_table() && !related && has_unique_index(source.oid, &job.keys, false)?;
-    let strategy = if has_unique_index(target.oid, &job.keys, true)? {
+    // The engine decides what SQL it accepts: detected once, for serial and parallel runs.
+    let dialect = detect_dialect()?;
+    let strategy = if dialect.on_conflict && has_unique_index(target.oid, &job.keys, true)? {
         MergeStrategy::Upsert
     } else {
         MergeStrategy::DeleteInsert
@@ -413,7 +438,28 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
         source,
         target,
         watermark_table,
+        dialect,
     })
+}
+
+/// The engine this database runs on.
+pub fn detect_dialect() -> SyncResult<Dialect> {
+    let (version, number) = Spi::get_two::<String, i32>(
+        "SELECT pg_catalog.version(), pg_catalog.current_setting('server_version_num')::int",
+    )
+    .context("reading the server version")?;
+    let version = version.unwrap_or_default();
+    let number = number.unwrap_or(0) as u32;
+    let probe = Dialect::detect(&version, number, 0);
+    if probe.engine == crate::plan::segment::Engine::Postgres {
+        return Ok(probe);
+    }
+    let segments = Spi::get_one::<i64>(
+        "SELECT count(*) FROM pg_catalog.gp_segment_configuration WHERE role = 'p' AND content >= 0",
+    )
+    .context("reading gp_segment_configuration")?
+    .unwrap_or(0);
+    Ok(Dialect::detect(&version, number, segments as u32))
 }
 
 /// Adds (or replaces) the columns a job fills from a dimension's current value.
@@ -484,8 +530,19 @@ fn apply_lookups(
                 Current::LatestBy(by.clone())
             }
             (None, Some(flag)) => {
-                find(&dim_cols, flag)
+                let c = find(&dim_cols, flag)
                     .ok_or_else(|| missing_column(name, "lookup current_flag", flag, &dim))?;
+                if c.type_name != "boolean" {
+                    return Err(error(
+                        PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                        format!(
+                            "lookup of \"{}\" in sync job \"{name}\": current_flag column \"{flag}\" of {} is {}, not boolean",
+                            def.column,
+                            dim.display(),
+                            c.type_name
+                        ),
+                    ));
+                }
                 Current::Flag(flag.clone())
             }
             (None, None) => Current::Unique,

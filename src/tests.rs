@@ -636,4 +636,72 @@ mod tests {
             "{message}"
         );
     }
+
+    /// The error a statement raises, as (SQLSTATE, message); the statement is rolled back.
+    fn failure(sql: &'static str) -> (PgSqlErrorCode, String) {
+        let caught = crate::subxact::in_subtransaction(|| run(sql)).expect_err(sql);
+        let report = crate::subxact::report_of(&caught);
+        (report.sql_error_code(), report.message().to_string())
+    }
+
+    fn sales_with_history() {
+        run("CREATE TABLE dim_store (store_id int, org_id int, valid_from date, is_current int)");
+        run("INSERT INTO dim_store VALUES (1, 17, '2025-01-01', 1), (2, 17, '2025-01-01', 1)");
+        run("CREATE TABLE ods_sales (sale_id int, store_id int, amount numeric, updated_at timestamptz)");
+        run("CREATE TABLE dw_sales (sale_id int PRIMARY KEY, store_id int, store_org_id int, amount numeric, updated_at timestamptz)");
+        run("INSERT INTO ods_sales SELECT g, 1 + g % 2, g, clock_timestamp() - interval '1 hour' FROM generate_series(1, 10) g");
+        run("INSERT INTO ods_sales VALUES (NULL, 1, 0, clock_timestamp() - interval '1 hour')");
+    }
+
+    #[pg_test]
+    fn null_key_error_with_a_current_by_lookup_and_a_filter_holding_order_by() {
+        sales_with_history();
+        run("SELECT * FROM sync_define('sales', source => 'ods_sales', target => 'dw_sales', \
+             key => '{sale_id}', watermark => 'updated_at', \
+             source_filter => 'store_id IN (SELECT store_id FROM dim_store ORDER BY store_id LIMIT 5)', \
+             lookups => '[{\"column\": \"store_org_id\", \"dimension\": \"dim_store\", \
+             \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"current_by\": \"valid_from\"}]')");
+        let (code, message) = failure("SELECT * FROM sync_incremental('sales')");
+        assert_eq!(
+            code,
+            PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+            "{message}"
+        );
+        assert!(
+            message.contains("1 source row in the window has a NULL key"),
+            "{message}"
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM dw_sales"), 0);
+    }
+
+    #[pg_test]
+    fn lookup_options_are_strict() {
+        sales_with_history();
+        let (code, message) = failure(
+            "SELECT * FROM sync_define('sales', source => 'ods_sales', target => 'dw_sales', \
+             key => '{sale_id}', watermark => 'updated_at', lookups => '[{\"column\": \"store_org_id\", \
+             \"dimension\": \"dim_store\", \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"curent_by\": \"valid_from\"}]')",
+        );
+        assert_eq!(
+            code,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "{message}"
+        );
+        assert!(message.contains("unknown field `curent_by`"), "{message}");
+        assert!(message.contains("`current_by`"), "{message}");
+        let (code, message) = failure(
+            "SELECT * FROM sync_define('sales', source => 'ods_sales', target => 'dw_sales', \
+             key => '{sale_id}', watermark => 'updated_at', lookups => '[{\"column\": \"store_org_id\", \
+             \"dimension\": \"dim_store\", \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"current_flag\": \"is_current\"}]')",
+        );
+        assert_eq!(code, PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, "{message}");
+        assert!(message.contains("is integer, not boolean"), "{message}");
+        let (_, message) = failure(
+            "SELECT * FROM sync_define('sales', source => 'ods_sales', target => 'dw_sales', \
+             key => '{sale_id}', watermark => 'updated_at', lookups => '[{\"column\": \"store_org_id\", \
+             \"dimension\": \"dim_store\", \"join_on\": [\"store_id\"], \"value\": \"org_id\", \
+             \"current_by\": \"valid_from\", \"current_flag\": \"is_current\"}]')",
+        );
+        assert!(message.contains("not both"), "{message}");
+    }
 }

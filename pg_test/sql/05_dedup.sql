@@ -51,7 +51,13 @@ SELECT * FROM dedup_table('wh.nope', '{order_id}');
 SELECT * FROM dedup_table('wh.orders', '{}');
 SELECT * FROM dedup_table('wh.orders', '{order_no}');
 SELECT * FROM dedup_table('wh.orders', '{order_id}', order_by => 'changed');
-SELECT * FROM dedup_table('wh.lines', '{order_id}');
+SELECT * FROM dedup_table('wh.lines', '{order_id}', allow_distinct_rows => true);
+-- Without a change-time column the default keep => 'latest' still removes identical copies
+-- (which one stays does not matter); copies that differ are kept as distinct rows.
+CREATE TABLE wh.copies (id int, v text);
+INSERT INTO wh.copies VALUES (1, 'a'), (1, 'a'), (2, 'b'), (2, 'c');
+SELECT cause, keys, removed, action FROM dedup_table('wh.copies', '{id}');
+SELECT id, v FROM wh.copies ORDER BY id, v;
 SELECT * FROM dedup_table('wh.orders', '{order_id}', keep => 'newest', order_by => 'updated_at');
 SELECT * FROM dedup_table('wh.orders', '{order_id}', keep => 'source_order');
 SELECT * FROM restore_quarantine(424242);

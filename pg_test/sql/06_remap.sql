@@ -49,6 +49,11 @@ INSERT INTO mart.org_daily SELECT '2026-01-01'::date + d, o, 100 * o + d, o - 9
 SELECT sum(amount), sum(orders), count(*) FROM mart.org_daily;
 SELECT * FROM remap_dimension('mart.org_daily', 'store_org_id', 'mart.org_successor',
                               '{store_org_id=org_id}', 'successor');
+-- The dry run of a merge reports the rows it would merge, as the merge itself then does.
+SELECT old_value, new_value, rows_changed, rows_merged
+  FROM remap_dimension('mart.org_daily', 'store_org_id', 'mart.org_successor',
+                       '{store_org_id=org_id}', 'successor', merge => '{"amount": "sum", "orders": "sum"}',
+                       dry_run => true);
 SELECT old_value, new_value, rows_changed, rows_merged
   FROM remap_dimension('mart.org_daily', 'store_org_id', 'mart.org_successor',
                        '{store_org_id=org_id}', 'successor', merge => '{"amount": "sum", "orders": "sum"}');
@@ -87,3 +92,14 @@ SELECT old_value, new_value, rows_changed
   FROM remap_dimension('mart.sales', 'store_org_id', 'mart.dim_store', '{store_id}', 'org_id',
                        current_by => 'valid_from', dry_run => true);
 RESET ROLE;
+
+-- A NULL current value into a NOT NULL column: refused up front naming the remap, the
+-- column and the dimension (its dry run says so too).
+CREATE TABLE mart.org_gone (org_id int PRIMARY KEY, successor int);
+INSERT INTO mart.org_gone VALUES (10, NULL), (12, 12);
+CREATE TABLE mart.org_totals (store_org_id int PRIMARY KEY, amount numeric(10,2));
+INSERT INTO mart.org_totals VALUES (10, 1), (12, 2);
+SELECT old_value, new_value, rows_changed FROM remap_dimension('mart.org_totals', 'store_org_id', 'mart.org_gone',
+                                                               '{store_org_id=org_id}', 'successor', dry_run => true);
+SELECT * FROM remap_dimension('mart.org_totals', 'store_org_id', 'mart.org_gone', '{store_org_id=org_id}', 'successor');
+SELECT * FROM mart.org_totals ORDER BY 1;

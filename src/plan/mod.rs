@@ -219,8 +219,10 @@ pub enum MergeStrategy {
 }
 
 /// What a run does with the rows it reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunKind {
+    #[default]
     /// Window of changed rows: insert new keys, update changed rows.
     Incremental,
     /// Every source row; also delete target rows whose key left the source.
@@ -230,12 +232,25 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    /// The name used in the catalog (`insync.jobs.mode`, `insync.runs.kind`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Incremental => "incremental",
             RunKind::Full => "full",
             RunKind::Append => "append",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<RunKind> {
+        [RunKind::Incremental, RunKind::Full, RunKind::Append]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -599,6 +614,14 @@ impl SyncPlan {
     }
 }
 
+/// A column pair as users write it: `left=right`, or `name` for the same name on both sides
+/// (spaces around either side ignored). `None` when a side is empty.
+pub fn column_pair(text: &str) -> Option<(String, String)> {
+    let (left, right) = text.split_once('=').unwrap_or((text, text));
+    let (left, right) = (left.trim(), right.trim());
+    (!left.is_empty() && !right.is_empty()).then(|| (left.to_string(), right.to_string()))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -874,6 +897,18 @@ pub(crate) mod tests {
             everything.ends_with("WHERE s.\"customer_id\" IS NULL)"),
             "{everything}"
         );
+    }
+
+    #[test]
+    fn column_pairs_as_users_write_them() {
+        assert_eq!(
+            column_pair("store_id"),
+            Some(("store_id".into(), "store_id".into()))
+        );
+        assert_eq!(column_pair(" a = b "), Some(("a".into(), "b".into())));
+        assert_eq!(column_pair("a="), None);
+        assert_eq!(column_pair("=b"), None);
+        assert_eq!(column_pair(""), None);
     }
 
     #[test]

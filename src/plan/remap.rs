@@ -183,10 +183,18 @@ impl RemapPlan {
         )
     }
 
-    /// Per (old, new) pair, what would change: `old_value, new_value, rows` (a dry run).
+    /// Rows the remap would set to NULL (the dimension's current value is NULL for their key).
+    pub fn null_values(&self) -> String {
+        format!(
+            "WITH {} SELECT pg_catalog.count(*) FROM changed c WHERE c.insync_value IS NULL",
+            self.changed()
+        )
+    }
+
+    /// Per (old, new) pair, what would change: `old_value, new_value, rows, 0` (a dry run).
     pub fn preview(&self) -> String {
         format!(
-            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*) FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
+            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*), 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
             self.changed()
         )
     }
@@ -325,11 +333,11 @@ impl RemapPlan {
         )
     }
 
-    /// Remaps and merges colliding rows in one statement: each group of rows sharing a unique
-    /// key keeps one survivor (an existing row if there is one), whose measures combine the
-    /// group's; the others are deleted. `$1` = batch id, `$2` = the target's OID.
-    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged`.
-    pub fn merge_update(&self) -> String {
+    /// The rows a merging remap touches and their fate: `members` (moved rows and the rows
+    /// they collide with), `groups` (one per unique key, with its survivor and combined
+    /// measures) and `fate` (each member, and whether it is the survivor). Shared by the
+    /// merge and its dry run, so both count the same rows.
+    fn merge_fate(&self) -> String {
         let key = self.unique_key.as_ref().expect("merge needs a unique key");
         let k = |i: usize| quote_ident(&format!("insync_k{i}"));
         let group_keys = (0..key.len())
@@ -341,17 +349,46 @@ impl RemapPlan {
             .iter()
             .map(|(col, how)| {
                 format!(
-                    "{} AS {}",
+                    ", {} AS {}",
                     how.aggregate(&format!("m.{}", quote_ident(col))),
                     quote_ident(col)
                 )
             })
-            .collect::<Vec<_>>();
-        let combined = if combined.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", combined.join(", "))
-        };
+            .collect::<String>();
+        let same_group = (0..key.len())
+            .map(|i| format!("m.{a} = g.{a}", a = k(i)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "{members}, \
+             groups AS MATERIALIZED (SELECT {group_keys}, \
+                 (pg_catalog.array_agg(m.insync_rid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_rid, \
+                 (pg_catalog.array_agg(m.insync_roid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_roid{combined} \
+               FROM members m GROUP BY {group_keys}), \
+             fate AS MATERIALIZED (SELECT m.*, (m.insync_rid = g.insync_keep_rid AND m.insync_roid = g.insync_keep_roid) AS insync_keeps \
+               FROM members m JOIN groups g ON {same_group})",
+            members = self.members(key),
+        )
+    }
+
+    /// Per (old, new) pair: rows changed and rows merged away, as [`RemapPlan::merge_update`]
+    /// would report them, without changing anything (a dry run of a merging remap).
+    pub fn merge_preview(&self) -> String {
+        format!(
+            "WITH {} SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+               FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
+            self.merge_fate()
+        )
+    }
+
+    /// Remaps and merges colliding rows in one statement: each group of rows sharing a unique
+    /// key keeps one survivor (an existing row if there is one), whose measures combine the
+    /// group's; the others are deleted. `$1` = batch id, `$2` = the target's OID.
+    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged`.
+    pub fn merge_update(&self) -> String {
+        let key = self.unique_key.as_ref().expect("merge needs a unique key");
+        let k = |i: usize| quote_ident(&format!("insync_k{i}"));
         let set_keys = key
             .iter()
             .enumerate()
@@ -367,18 +404,8 @@ impl RemapPlan {
             .chain(set_measures)
             .collect::<Vec<_>>()
             .join(", ");
-        let same_group = (0..key.len())
-            .map(|i| format!("m.{a} = g.{a}", a = k(i)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
         format!(
-            "WITH {members}, \
-             groups AS MATERIALIZED (SELECT {group_keys}, \
-                 (pg_catalog.array_agg(m.insync_rid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_rid, \
-                 (pg_catalog.array_agg(m.insync_roid ORDER BY m.insync_moved, m.insync_rid))[1] AS insync_keep_roid{combined} \
-               FROM members m GROUP BY {group_keys}), \
-             fate AS MATERIALIZED (SELECT m.*, (m.insync_rid = g.insync_keep_rid AND m.insync_roid = g.insync_keep_roid) AS insync_keeps \
-               FROM members m JOIN groups g ON {same_group}), \
+            "WITH {fate}, \
              kept AS (UPDATE {target} t SET {sets} FROM groups g \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_keep_rid FROM groups)) AND {same_keep} \
                  RETURNING g.insync_keep_rid, g.insync_keep_roid, pg_catalog.row_to_json(t) AS insync_after), \
@@ -394,7 +421,7 @@ impl RemapPlan {
              SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
                     pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
                FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
-            members = self.members(key),
+            fate = self.merge_fate(),
             target = self.target.sql(),
             same_keep = self.same_row("g.insync_keep_rid", "g.insync_keep_roid"),
             same_drop = self.same_row("f.insync_rid", "f.insync_roid"),
@@ -517,5 +544,26 @@ mod tests {
             "{sql}"
         );
         assert_eq!(Combine::parse("avg"), None);
+    }
+
+    #[test]
+    fn merge_dry_run_counts_what_the_merge_would_merge_and_writes_nothing() {
+        let mut plan = sales();
+        plan.unique_key = Some(vec!["day".into(), "store_org_id".into()]);
+        plan.merge = vec![("amount".into(), Combine::Sum)];
+        let preview = plan.merge_preview();
+        let update = plan.merge_update();
+        let fate = plan.merge_fate();
+        assert!(
+            preview.contains(&fate) && update.contains(&fate),
+            "{preview}"
+        );
+        assert!(
+            preview.ends_with("FILTER (WHERE NOT f.insync_keeps) FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2"),
+            "{preview}"
+        );
+        for verb in ["UPDATE ", "DELETE ", "INSERT "] {
+            assert!(!preview.contains(verb), "{verb} in {preview}");
+        }
     }
 }
