@@ -10,7 +10,7 @@ use crate::catalog::{
     INSERT_RUN_FROM_JSON, INSERT_SEGMENTS_FROM_JSON,
 };
 use crate::dispatch::Stopped;
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTryBuilder};
 use serde::{Deserialize, Serialize};
@@ -101,44 +101,28 @@ fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> Written 
         segments,
     })
     .expect("failed run serializes");
-    // SAFETY: the segment is sized for the payload plus its length prefix, and stays attached
-    // until the worker has exited.
-    let segment = unsafe {
-        let len = payload.len();
-        let segment = pg_sys::dsm_create(len + 8, 0);
-        let base = pg_sys::dsm_segment_address(segment) as *mut u8;
-        std::ptr::copy_nonoverlapping((len as u64).to_le_bytes().as_ptr(), base, 8);
-        std::ptr::copy_nonoverlapping(payload.as_ptr(), base.add(8), len);
-        segment
-    };
-    let builder = BackgroundWorkerBuilder::new("insync catalog writer")
-        .set_type("insync recorder")
-        .set_library("insync")
-        .set_function("insync_record_failed_run")
-        .set_argument(Some(pg_sys::Datum::from(unsafe {
-            pg_sys::dsm_segment_handle(segment)
-        })))
-        .enable_spi_access()
-        .set_notify_pid(unsafe { pg_sys::MyProcPid });
-    let mut worker: pg_sys::BackgroundWorker = (&builder).into();
-    let mut handle: *mut pg_sys::BackgroundWorkerHandle = std::ptr::null_mut();
-    // SAFETY: registers a copy of `worker`; on success `handle` is valid for this backend.
-    if !unsafe { pg_sys::RegisterDynamicBackgroundWorker(&mut worker, &mut handle) } {
-        unsafe { pg_sys::dsm_detach(segment) };
+    let Some(launched) = crate::worker::launch(
+        "insync recorder",
+        "insync_record_failed_run",
+        |_| "insync catalog writer".to_string(),
+        &payload,
+        1,
+    ) else {
         return Written::NoWorkerSlot;
-    }
-    let handles = vec![handle];
+    };
+    let handles = launched.handles.clone();
+    let on_cancel = launched.clone();
     let waiting = handles.clone();
     // A cancel while waiting stops the writer and goes on at once: the caller is never held
     // by a writer that waits for something.
     let stopped = PgTryBuilder::new(move || crate::dispatch::wait_until_stopped(&waiting, true))
         .catch_others(move |caught| {
             crate::dispatch::terminate_and_wait(&handles);
-            unsafe { pg_sys::dsm_detach(segment) };
+            on_cancel.detach();
             caught.rethrow()
         })
         .execute();
-    unsafe { pg_sys::dsm_detach(segment) };
+    launched.detach();
     match stopped {
         Stopped::All => Written::Committed,
         Stopped::WaitingForLeader(_) => Written::WaitedForCaller,
@@ -149,21 +133,11 @@ fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> Written 
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
-    let handle = arg.value() as pg_sys::dsm_handle;
-    // SAFETY: the leader keeps the segment alive until this worker exits.
-    let payload = unsafe {
-        let segment = pg_sys::dsm_attach(handle);
-        if segment.is_null() {
-            pgrx::log!("insync recorder: the failed-run segment is gone");
-            return;
-        }
-        let base = pg_sys::dsm_segment_address(segment) as *const u8;
-        let mut len = [0u8; 8];
-        std::ptr::copy_nonoverlapping(base, len.as_mut_ptr(), 8);
-        let len = u64::from_le_bytes(len) as usize;
-        std::slice::from_raw_parts(base.add(8), len).to_vec()
+    let Some(shared) = crate::worker::attach(arg, "insync recorder") else {
+        return;
     };
+    let payload = shared.payload.clone();
+    shared.detach();
     let Ok(failed) = serde_json::from_slice::<FailedRun>(&payload) else {
         pgrx::log!("insync recorder: unreadable failed-run payload");
         return;
