@@ -6,7 +6,6 @@
 
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::RunKind;
-use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use serde::{Deserialize, Serialize};
@@ -101,118 +100,120 @@ pub fn load_job(name: &str) -> SyncResult<Job> {
     }
 }
 
+/// A job as one row of `insync.jobs`, field for column (reg* columns as OIDs): read and
+/// written whole through JSON, so a new job setting is a column here and in the DDL only.
+#[derive(Debug, Serialize, Deserialize)]
+struct JobRow {
+    #[serde(default, skip_serializing)]
+    job_id: i64,
+    job_name: String,
+    owner: u32,
+    source: u32,
+    target: u32,
+    key_columns: Vec<String>,
+    mode: RunKind,
+    watermark_column: Option<String>,
+    watermark_type: Option<u32>,
+    watermark_relation: Option<u32>,
+    watermark_join: Option<Vec<JoinPair>>,
+    source_filter: Option<String>,
+    lookback: Option<String>,
+    columns: Option<Vec<String>>,
+    lookups: Option<Vec<LookupDef>>,
+    parallel: String,
+}
+
+impl JobRow {
+    fn of(job: &Job) -> JobRow {
+        JobRow {
+            job_id: job.job_id,
+            job_name: job.name.clone(),
+            owner: job.owner.to_u32(),
+            source: job.source.to_u32(),
+            target: job.target.to_u32(),
+            key_columns: job.keys.clone(),
+            mode: job.mode,
+            watermark_column: job.watermark_column.clone(),
+            watermark_type: job.watermark_type.map(|o| o.to_u32()),
+            watermark_relation: job.watermark_relation.map(|o| o.to_u32()),
+            watermark_join: job.watermark_join.clone(),
+            source_filter: job.source_filter.clone(),
+            lookback: job.lookback.clone(),
+            columns: job.columns.clone(),
+            lookups: job.lookups.clone(),
+            parallel: job.parallel.clone(),
+        }
+    }
+
+    fn into_job(self, owner_name: String) -> Job {
+        Job {
+            job_id: self.job_id,
+            name: self.job_name,
+            owner: pg_sys::Oid::from(self.owner),
+            owner_name,
+            source: pg_sys::Oid::from(self.source),
+            target: pg_sys::Oid::from(self.target),
+            keys: self.key_columns,
+            mode: self.mode,
+            watermark_column: self.watermark_column,
+            watermark_type: self.watermark_type.map(pg_sys::Oid::from),
+            watermark_relation: self.watermark_relation.map(pg_sys::Oid::from),
+            watermark_join: self.watermark_join,
+            source_filter: self.source_filter,
+            lookback: self.lookback,
+            columns: self.columns,
+            lookups: self.lookups,
+            parallel: self.parallel,
+        }
+    }
+
+    /// The row as JSON, and its columns (quoted) in the same order.
+    fn to_json(&self) -> (String, Vec<String>) {
+        let value = serde_json::to_value(self).expect("job row serializes");
+        let columns = value
+            .as_object()
+            .map(|o| o.keys().map(|k| crate::plan::quote_ident(k)).collect())
+            .unwrap_or_default();
+        (value.to_string(), columns)
+    }
+}
+
 /// Loads a job whoever owns it (insync's own bookkeeping, never a caller's request).
 fn load_job_unchecked(name: &str) -> SyncResult<Job> {
-    let job = as_catalog_owner(|| {
-        Spi::connect(|client| {
-            let rows = client
-                .select(
-                    "SELECT job_id, job_name, owner::oid, owner::text, source::oid, target::oid, key_columns, mode, \
-                            watermark_column, watermark_type::oid, watermark_relation::oid, watermark_join::text, \
-                            source_filter, lookback, columns, lookups::text, parallel \
-                       FROM insync.jobs WHERE job_name = $1",
-                    None,
-                    &[name.into()],
-                )
-                .context("reading insync.jobs")?;
-            let Some(row) = rows.into_iter().next() else {
-                return Ok(None);
-            };
-            let join: Option<String> = row.get(12).context("watermark_join")?;
-            Ok(Some(Job {
-                job_id: row.get(1).context("job_id")?.unwrap_or_default(),
-                name: row.get(2).context("job_name")?.unwrap_or_default(),
-                owner: row.get(3).context("owner")?.unwrap_or(pg_sys::Oid::INVALID),
-                owner_name: row.get(4).context("owner")?.unwrap_or_default(),
-                source: row
-                    .get(5)
-                    .context("source")?
-                    .unwrap_or(pg_sys::Oid::INVALID),
-                target: row
-                    .get(6)
-                    .context("target")?
-                    .unwrap_or(pg_sys::Oid::INVALID),
-                keys: row.get(7).context("key_columns")?.unwrap_or_default(),
-                mode: {
-                    let mode: String = row.get(8).context("mode")?.unwrap_or_default();
-                    RunKind::parse(&mode).ok_or_else(|| {
-                        error(
-                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                            format!("sync job \"{name}\" has an unknown mode \"{mode}\""),
-                        )
-                    })?
-                },
-                watermark_column: row.get(9).context("watermark_column")?,
-                watermark_type: row.get(10).context("watermark_type")?,
-                watermark_relation: row.get(11).context("watermark_relation")?,
-                watermark_join: join.map(|j| serde_json::from_str(&j)).transpose().map_err(
-                    |e| {
-                        error(
-                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                            format!("watermark_join of job \"{name}\": {e}"),
-                        )
-                    },
-                )?,
-                source_filter: row.get(13).context("source_filter")?,
-                lookback: row.get(14).context("lookback")?,
-                columns: row.get(15).context("columns")?,
-                lookups: row
-                    .get::<String>(16)
-                    .context("lookups")?
-                    .map(|l| serde_json::from_str(&l))
-                    .transpose()
-                    .map_err(|e| {
-                        error(
-                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                            format!("lookups of job \"{name}\": {e}"),
-                        )
-                    })?,
-                parallel: row
-                    .get(17)
-                    .context("parallel")?
-                    .unwrap_or_else(|| "auto".into()),
-            }))
-        })
+    let found = as_catalog_owner(|| {
+        Spi::get_two_with_args::<pgrx::JsonB, String>(
+            "SELECT pg_catalog.to_jsonb(j) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object( \
+                    'owner', j.owner::oid, 'source', j.source::oid, 'target', j.target::oid, \
+                    'watermark_type', j.watermark_type::oid, 'watermark_relation', j.watermark_relation::oid), \
+                    j.owner::text \
+               FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) $1",
+            &[name.into()],
+        )
+        .context("reading insync.jobs")
     })?;
-    job.ok_or_else(|| unknown_job(name))
+    let (Some(row), owner_name) = found else {
+        return Err(unknown_job(name));
+    };
+    let row: JobRow = serde_json::from_value(row.0).map_err(|e| {
+        error(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("sync job \"{name}\" in insync.jobs cannot be read: {e}"),
+        )
+    })?;
+    Ok(row.into_job(owner_name.unwrap_or_default()))
 }
 
 /// Inserts or replaces a job definition. `reset_state` forgets the watermark.
 pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
-    let join = job
-        .watermark_join
-        .as_ref()
-        .map(|j| serde_json::to_string(j).expect("join pairs serialize"));
-    let lookups = job
-        .lookups
-        .as_ref()
-        .map(|l| serde_json::to_string(l).expect("lookups serialize"));
-    let args: Vec<DatumWithOid> = vec![
-        job.name.clone().into(),
-        job.owner.into(),
-        job.source.into(),
-        job.target.into(),
-        job.keys.clone().into(),
-        job.mode.as_str().into(),
-        job.watermark_column.clone().into(),
-        job.watermark_type.into(),
-        job.watermark_relation.into(),
-        join.into(),
-        job.source_filter.clone().into(),
-        job.lookback.clone().into(),
-        job.columns.clone().into(),
-        job.job_id.into(),
-        lookups.into(),
-        job.parallel.clone().into(),
-    ];
+    let (row, columns) = JobRow::of(job).to_json();
     as_catalog_owner(|| {
         if is_new {
             Spi::run_with_args(
-                "INSERT INTO insync.jobs (job_name, owner, source, target, key_columns, mode, watermark_column, \
-                        watermark_type, watermark_relation, watermark_join, source_filter, lookback, columns, lookups, parallel) \
-                 VALUES ($1, $2::oid::regrole, $3::oid::regclass, $4::oid::regclass, $5, $6, $7, $8::oid::regtype, \
-                        $9::oid::regclass, $10::jsonb, $11, $12, $13, $15::jsonb, $16)",
-                &args,
+                "INSERT INTO insync.jobs OVERRIDING USER VALUE \
+                 SELECT * FROM pg_catalog.jsonb_populate_record(NULL::insync.jobs, \
+                        pg_catalog.jsonb_build_object('created_at', pg_catalog.now(), 'updated_at', pg_catalog.now()) \
+                        OPERATOR(pg_catalog.||) $1::jsonb)",
+                &[row.clone().into()],
             )
             .context("inserting into insync.jobs")?;
             Spi::run_with_args(
@@ -228,13 +229,19 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
                 &[job.name.clone().into(), job.job_id.into()],
             )
             .context("renaming the job's runs")?;
+            let read = columns
+                .iter()
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             Spi::run_with_args(
-                "UPDATE insync.jobs SET job_name = $1, source = $3::oid::regclass, target = $4::oid::regclass, \
-                        key_columns = $5, mode = $6, watermark_column = $7, watermark_type = $8::oid::regtype, \
-                        watermark_relation = $9::oid::regclass, watermark_join = $10::jsonb, source_filter = $11, \
-                        lookback = $12, columns = $13, lookups = $15::jsonb, parallel = $16, updated_at = now() \
-                  WHERE job_id = $14 AND owner = $2::oid::regrole",
-                &args,
+                &format!(
+                    "UPDATE insync.jobs j SET ({}, updated_at) = \
+                       (SELECT {read}, pg_catalog.now() FROM pg_catalog.jsonb_populate_record(NULL::insync.jobs, $1::jsonb) r) \
+                      WHERE j.job_id = $2 AND j.owner = $3::oid::regrole",
+                    columns.join(", ")
+                ),
+                &[row.clone().into(), job.job_id.into(), job.owner.into()],
             )
             .context("updating insync.jobs")?;
             if reset_state {
