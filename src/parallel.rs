@@ -195,7 +195,7 @@ pub fn run_parallel(
     let plan = &resolved.plan;
     let segments = plan_segments(
         plan,
-        &resolved.dialect,
+        &resolved.plan.dialect,
         kind,
         &read_shape(resolved)?,
         degree.segments,

@@ -233,8 +233,6 @@ pub struct Resolved {
     pub target: RelationInfo,
     /// Relation whose writers must be waited for before an integer watermark is trusted.
     pub watermark_table: Option<RelationInfo>,
-    /// The engine the run's SQL is generated for.
-    pub dialect: Dialect,
 }
 
 /// Validates a job against the live catalog and builds its plan. Every user-facing error
@@ -434,11 +432,11 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             source_key_unique,
             strategy,
             target_partitioned: target.kind == 'p',
+            dialect,
         },
         source,
         target,
         watermark_table,
-        dialect,
     })
 }
 

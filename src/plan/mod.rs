@@ -270,6 +270,8 @@ pub struct SyncPlan {
     pub strategy: MergeStrategy,
     /// Partitioned targets cannot return `xmax`; inserts are told apart by a key lookup.
     pub target_partitioned: bool,
+    /// The engine the SQL is for (detected once per run, see `resolve`).
+    pub dialect: segment::Dialect,
 }
 
 /// Which rows a run reads. Window bounds travel as text parameters: `$1` = exclusive low,
@@ -645,6 +647,7 @@ pub(crate) mod tests {
             source_key_unique: true,
             strategy: MergeStrategy::Upsert,
             target_partitioned: false,
+            dialect: segment::Dialect::postgres(150000),
         }
     }
 

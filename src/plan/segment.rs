@@ -22,6 +22,9 @@ pub struct Dialect {
     pub tid_range_scan: bool,
     /// Greenplum-family: number of primary segments; rows live on `gp_segment_id` 0..n-1.
     pub gp_segments: u32,
+    /// `hash_record_extended` exists (PostgreSQL 14+); before it, hash slices hash the key's
+    /// text with `hashtextextended` (PostgreSQL 11+).
+    pub record_hash: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,7 @@ impl Dialect {
             on_conflict: true,
             tid_range_scan: version_num >= 140000,
             gp_segments: 0,
+            record_hash: version_num >= 140000,
         }
     }
 
@@ -50,6 +54,7 @@ impl Dialect {
             on_conflict: version_num >= 120000,
             tid_range_scan: false,
             gp_segments: segments,
+            record_hash: version_num >= 140000,
         }
     }
 
@@ -249,13 +254,18 @@ impl SyncPlan {
     pub(super) fn slice_source(&self, slice: &Slice) -> (Relation, Option<String>) {
         match slice {
             Slice::Partition { schema, name } => (Relation::new(schema, name), None),
-            Slice::Hash { index, count } => (
-                self.source.clone(),
-                Some(format!(
-                    "pg_catalog.abs(pg_catalog.hash_record_extended(ROW({}), 0) % {count}) = {index}",
-                    ident_list(&self.keys, None)
-                )),
-            ),
+            Slice::Hash { index, count } => {
+                let keys = ident_list(&self.keys, None);
+                let hash = if self.dialect.record_hash {
+                    format!("pg_catalog.hash_record_extended(ROW({keys}), 0)")
+                } else {
+                    format!("pg_catalog.hashtextextended(ROW({keys})::pg_catalog.text, 0)")
+                };
+                (
+                    self.source.clone(),
+                    Some(format!("pg_catalog.abs({hash} % {count}) = {index}")),
+                )
+            }
             Slice::Blocks(range) => (self.source.clone(), Some(range.predicate(None))),
             Slice::GpSegment(i) => (self.source.clone(), Some(format!("gp_segment_id = {i}"))),
         }
@@ -503,6 +513,17 @@ mod tests {
         );
         assert!(matches!(segs[0].slice, Slice::Hash { .. }));
         assert!(Dialect::detect("PostgreSQL 15.20 (Debian)", 150020, 0) == pg());
+        // hash_record_extended arrived in PostgreSQL 14: before it the key's text is hashed.
+        let mut plan = customer_plan();
+        plan.dialect = Dialect::postgres(130012);
+        let (_, predicate) = plan.slice_source(&segs[0].slice);
+        let predicate = predicate.unwrap_or_default();
+        assert!(
+            predicate
+                .contains("pg_catalog.hashtextextended(ROW(\"customer_id\")::pg_catalog.text, 0)"),
+            "{predicate}"
+        );
+        assert!(!predicate.contains("hash_record_extended"), "{predicate}");
     }
 
     #[test]
