@@ -1,7 +1,12 @@
 # insync — two commands for a newcomer on a fresh Debian machine:
 #   make demo   sets everything up, installs the extension, runs the demo
 #   make test   sets up whatever is missing and runs every test layer
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+# Which PostgreSQL: PG_CONFIG, else pg_config on the PATH, else PostgreSQL 15 (tested).
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+PG_MAJOR := $(or $(shell $(PG_CONFIG) --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'),15)
+# The version's own pg_config, not Debian's dispatching wrapper.
+PG_CONFIG := $(or $(wildcard $(shell $(PG_CONFIG) --bindir 2>/dev/null)/pg_config),$(PG_CONFIG))
+export PG_CONFIG
 SUDO_FLAG := $(if $(filter 0,$(shell id -u)),,--sudo)
 PGRX_TEST_DIR ?= /tmp/insync-pgrx-test
 
@@ -24,7 +29,7 @@ test-unit: setup
 # (rightly) hold back the sync window of a test running beside it.
 test-pg: setup
 	mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR) 2>/dev/null || sudo chown postgres $(PGRX_TEST_DIR)
-	RUST_TEST_THREADS=1 cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
+	RUST_TEST_THREADS=1 cargo pgrx test pg$(PG_MAJOR) --runas postgres --pgdata $(PGRX_TEST_DIR)/data
 
 # What a user sees in psql, against a throwaway cluster with pg_cron and dblink.
 test-regress: install

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-v0.1.0}
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+source "$(dirname "$0")/pg.sh"
 OUT=$PWD/target/releases/$TAG
 if [ -f "$OUT/.built" ]; then
   echo "$OUT"

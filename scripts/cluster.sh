@@ -6,7 +6,7 @@
 # The server runs as user postgres (it refuses root), listens on 127.0.0.1:PORT only,
 # trusts local connections, and preloads pg_cron for the scheduling tests.
 set -euo pipefail
-PGBIN=/usr/lib/postgresql/15/bin
+source "$(dirname "$0")/pg.sh"
 
 as_postgres() {
   if [ "$(id -un)" = postgres ]; then "$@"

@@ -14,10 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${INSYNC_LIFECYCLE_PORT:-54331}
 DIR=/tmp/insync-lifecycle
-BIN=/usr/lib/postgresql/15/bin
+source scripts/pg.sh
+BIN=$PGBIN
 PREVIOUS=${INSYNC_PREVIOUS_RELEASE:-v0.1.0}
-EXTDIR=$($BIN/pg_config --sharedir)/extension
-LIBDIR=$($BIN/pg_config --pkglibdir)
+EXTDIR=$("$PG_CONFIG" --sharedir)/extension
+LIBDIR=$("$PG_CONFIG" --pkglibdir)
 WORK=$PWD/target/lifecycle
 failures=0
 

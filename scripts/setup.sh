@@ -4,7 +4,8 @@
 # Idempotent: every step is skipped when its result is already present.
 set -euo pipefail
 
-PG_MAJOR=15
+# The PostgreSQL major version to set up for (the tests run on 15).
+PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 PGRX_VERSION=0.18.1
 
