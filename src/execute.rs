@@ -14,12 +14,8 @@ use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::prelude::*;
-use pgrx::{pg_sys, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 use std::sync::{Arc, Mutex};
-
-/// Time-based watermarks stop this far before the moment a run starts, so a transaction that
-/// began just before the run but had not yet reported its start time cannot fall behind.
-const START_MARGIN: &str = "1 second";
 
 /// Runs a job: `kind` is what the caller asked for (`sync_incremental`, `sync_full`) or, for
 /// `sync_run`, the job's own mode; `parallel` is the call's degree (NULL: the job's setting).
@@ -245,11 +241,11 @@ fn execute_window(
     refuse_duplicated_target(job, &resolved)?;
     let (low, high) = match &plan.watermark {
         Some(wm) => {
-            let high = safe_upper_bound(wm.kind, &resolved, kind)?;
+            let high = crate::window::safe_upper_bound(wm.kind, &resolved, kind)?;
             let low = if kind == RunKind::Full {
                 None
             } else {
-                lower_bound(job, wm.kind)?
+                crate::window::lower_bound(job, wm.kind)?
             };
             (low, high)
         }
@@ -321,133 +317,6 @@ fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResu
             "SELECT * FROM find_duplicates('{table}', '{keys}') shows why; dedup_table('{table}', '{keys}') repairs it."
         ),
     ))
-}
-
-/// `last watermark - lookback`, as text of the watermark's type; NULL on the first run.
-fn lower_bound(job: &Job, kind: WatermarkKind) -> SyncResult<Option<String>> {
-    let Some(watermark) = catalog::load_watermark(job)? else {
-        return Ok(None);
-    };
-    let sql = format!("SELECT {}", kind.to_text_sql(&kind.lower_bound_sql()));
-    Spi::get_one_with_args::<String>(&sql, &[watermark.into(), job.lookback.clone().into()])
-        .context("computing the window's lower bound")
-}
-
-/// The highest watermark value no still-running transaction can fall behind.
-///
-/// Time watermarks: every transaction still open started at some `xact_start`; any row it
-/// writes with `now()` (or a later clock) is stamped at or after that. So the bound is just
-/// below the earliest start among open transactions, and never later than this run's start.
-/// Integer watermarks: the highest committed value, after waiting for the transactions that
-/// are writing to the table, so none of them can commit a lower value afterwards.
-fn safe_upper_bound(
-    kind: WatermarkKind,
-    resolved: &resolve::Resolved,
-    run: RunKind,
-) -> SyncResult<Option<String>> {
-    match kind.safe_bound_from_instant_sql() {
-        Some(bound_sql) => {
-            // The clock is read first: a transaction starting after it stamps later rows.
-            let instant = Spi::get_one::<String>(&format!(
-                "SELECT {}",
-                WatermarkKind::Timestamptz.to_text_sql(&format!(
-                    "pg_catalog.clock_timestamp() - interval '{START_MARGIN}'"
-                ))
-            ))
-            .context("reading the clock")?;
-            let (earliest, holder) = earliest_open_transaction()?;
-            let instant = match earliest {
-                Some(start) if Some(&start) < instant.as_ref() => {
-                    if let Some(pid) = holder {
-                        pgrx::notice!(
-                            "sync window held back to {start} by an open transaction in backend {pid}; rows it writes will be read by a later run"
-                        );
-                    }
-                    Some(start)
-                }
-                _ => instant,
-            };
-            let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
-            Spi::get_one_with_args::<String>(&sql, &[instant.into()])
-                .context("computing the window's upper bound")
-        }
-        None => {
-            let plan = &resolved.plan;
-            let high = Spi::get_one::<String>(&plan.max_watermark())
-                .context("reading the highest watermark")?;
-            if let Some(table) = &resolved.watermark_table {
-                if run != RunKind::Full {
-                    let column = plan.watermark.as_ref().map(|w| w.column.as_str());
-                    // A transaction holding a value drawn from the column's sequence commits
-                    // it later, perhaps before it ever touches the table: wait for those too.
-                    for sequence in feeding_sequences(table.oid, column.unwrap_or_default())? {
-                        wait_for_lockers(sequence);
-                    }
-                    wait_for_lockers(table.oid);
-                }
-            }
-            Ok(high)
-        }
-    }
-}
-
-/// The earliest start (ISO UTC text) of another open transaction in this database, and its pid.
-/// Read as the catalog owner, because ordinary roles see other roles' `xact_start` as NULL.
-fn earliest_open_transaction() -> SyncResult<(Option<String>, Option<i32>)> {
-    as_catalog_owner(|| {
-        Spi::run("SELECT pg_catalog.pg_stat_clear_snapshot()")
-            .context("refreshing pg_stat_activity")?;
-        Spi::get_two::<String, i32>(&format!(
-            "SELECT {}, (pg_catalog.array_agg(a.pid ORDER BY a.xact_start))[1] \
-               FROM pg_catalog.pg_stat_activity a \
-              WHERE a.pid <> pg_catalog.pg_backend_pid() AND a.datname = pg_catalog.current_database() \
-                AND a.xact_start IS NOT NULL AND a.backend_type <> 'autovacuum worker'",
-            WatermarkKind::Timestamptz.to_text_sql("min(a.xact_start)")
-        ))
-        .context("reading pg_stat_activity")
-    })
-}
-
-/// The sequences that hand out values of `column` of `table`: its identity or serial
-/// sequence, and any sequence its default calls `nextval` on.
-pub fn feeding_sequences(table: pg_sys::Oid, column: &str) -> SyncResult<Vec<pg_sys::Oid>> {
-    Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
-        "SELECT coalesce(pg_catalog.array_agg(DISTINCT q.seq), '{}') FROM ( \
-            SELECT d.refobjid AS seq FROM pg_catalog.pg_attrdef ad \
-              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid \
-                                            AND a.attnum OPERATOR(pg_catalog.=) ad.adnum \
-              JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass \
-                                         AND d.objid OPERATOR(pg_catalog.=) ad.oid \
-                                         AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
-             WHERE ad.adrelid OPERATOR(pg_catalog.=) $1 AND a.attname::text OPERATOR(pg_catalog.=) $2 \
-            UNION ALL \
-            SELECT d.objid FROM pg_catalog.pg_attribute a \
-              JOIN pg_catalog.pg_depend d ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
-                                         AND d.refobjid OPERATOR(pg_catalog.=) a.attrelid \
-                                         AND d.refobjsubid OPERATOR(pg_catalog.=) a.attnum \
-                                         AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
-                                         AND d.deptype OPERATOR(pg_catalog.=) ANY ('{a,i}'::\"char\"[]) \
-             WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname::text OPERATOR(pg_catalog.=) $2) q \
-          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) q.seq AND c.relkind OPERATOR(pg_catalog.=) 'S'",
-        &[table.into(), column.into()],
-    )
-    .context("reading the watermark column's sequences")
-    .map(Option::unwrap_or_default)
-}
-
-/// Waits until every transaction now holding a write lock on `relation` (a table, or a
-/// sequence: `nextval` holds one to the end of its transaction) has ended, as CREATE INDEX
-/// CONCURRENTLY does. Cancellable; bounded by statement_timeout.
-fn wait_for_lockers(relation: pg_sys::Oid) {
-    // SAFETY: a LOCKTAG for a relation, filled as SET_LOCKTAG_RELATION does.
-    unsafe {
-        let mut tag: pg_sys::LOCKTAG = std::mem::zeroed();
-        tag.locktag_field1 = pg_sys::MyDatabaseId.to_u32();
-        tag.locktag_field2 = relation.to_u32();
-        tag.locktag_type = pg_sys::LockTagType::LOCKTAG_RELATION as u8;
-        tag.locktag_lockmethodid = pg_sys::DEFAULT_LOCKMETHOD as u8;
-        pg_sys::WaitForLockers(tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false);
-    }
 }
 
 /// Takes the job's lock without waiting: a row lock on its catalog row, taken as the catalog

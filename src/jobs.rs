@@ -320,7 +320,7 @@ fn warn_unguarded_integer_watermark(job: &Job, resolved: &resolve::Resolved) -> 
         return Ok(());
     }
     let guarded = match &resolved.watermark_table {
-        Some(table) => !crate::execute::feeding_sequences(table.oid, &wm.column)?.is_empty(),
+        Some(table) => !crate::window::feeding_sequences(table.oid, &wm.column)?.is_empty(),
         None => false,
     };
     if !guarded {

@@ -37,6 +37,7 @@ pub mod resolve;
 pub mod security;
 pub mod settings;
 pub mod subxact;
+pub mod window;
 pub mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
