@@ -181,17 +181,25 @@ impl JobRow {
 /// Loads a job whoever owns it (insync's own bookkeeping, never a caller's request).
 fn load_job_unchecked(name: &str) -> SyncResult<Job> {
     let found = as_catalog_owner(|| {
-        Spi::get_two_with_args::<pgrx::JsonB, String>(
-            "SELECT pg_catalog.to_jsonb(j) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object( \
-                    'owner', j.owner::oid, 'source', j.source::oid, 'target', j.target::oid, \
-                    'watermark_type', j.watermark_type::oid, 'watermark_relation', j.watermark_relation::oid), \
-                    j.owner::text \
-               FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) $1",
-            &[name.into()],
-        )
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT pg_catalog.to_jsonb(j) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object( \
+                        'owner', j.owner::oid::int8, 'source', j.source::oid::int8, 'target', j.target::oid::int8, \
+                        'watermark_type', j.watermark_type::oid::int8, \
+                        'watermark_relation', j.watermark_relation::oid::int8), \
+                        j.owner::text \
+                   FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) $1",
+                None,
+                &[name.into()],
+            )?;
+            let Some(row) = rows.into_iter().next() else {
+                return Ok(None);
+            };
+            Ok(Some((row.get::<pgrx::JsonB>(1)?, row.get::<String>(2)?)))
+        })
         .context("reading insync.jobs")
     })?;
-    let (Some(row), owner_name) = found else {
+    let Some((Some(row), owner_name)) = found else {
         return Err(unknown_job(name));
     };
     let row: JobRow = serde_json::from_value(row.0).map_err(|e| {

@@ -294,9 +294,11 @@ fn refuse_null_values(
         return Ok(());
     }
     let message = format!(
-        "{FUNCTION}: {rows} rows of {} would get a NULL \"{}\" (the current value in {dimension} is NULL for their keys), but the column is NOT NULL",
+        "{FUNCTION}: {rows} {} of {} would get a NULL \"{}\" (the current value in {dimension} is NULL for {} key), but the column is NOT NULL",
+        if rows == 1 { "row" } else { "rows" },
         t.display(),
-        plan.column
+        plan.column,
+        if rows == 1 { "its" } else { "their" },
     );
     if dry_run {
         pgrx::notice!("{message}");
