@@ -658,7 +658,7 @@ mod tests {
         sales_with_history();
         run("SELECT * FROM sync_define('sales', source => 'ods_sales', target => 'dw_sales', \
              key => '{sale_id}', watermark => 'updated_at', \
-             source_filter => 'store_id IN (SELECT store_id FROM dim_store ORDER BY store_id LIMIT 5)', \
+             source_filter => 'store_id IN (SELECT v.s FROM (VALUES (1), (2)) v(s) ORDER BY v.s LIMIT 5)', \
              lookups => '[{\"column\": \"store_org_id\", \"dimension\": \"dim_store\", \
              \"join_on\": [\"store_id\"], \"value\": \"org_id\", \"current_by\": \"valid_from\"}]')");
         let (code, message) = failure("SELECT * FROM sync_incremental('sales')");
