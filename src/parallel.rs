@@ -214,24 +214,17 @@ pub fn run_parallel(
     record.segments = Some(tasks.len() as i32);
     let mut planned = record.clone();
     planned.status = crate::catalog::RunStatus::Running;
-    match crate::recorder::commit_plan(&planned, segment_rows(job, record.run_id, &tasks)) {
-        Written::Committed => {}
-        Written::NoWorkerSlot => {
-            pgrx::notice!(
-                "sync job \"{}\" runs serially: no background worker slot is free to start a parallel run",
-                job.name
-            );
-            record.segments = None;
-            return Ok(None);
-        }
-        Written::WaitedForCaller => {
-            pgrx::notice!(
-                "sync job \"{}\" runs serially: its plan could not be committed while this transaction holds a lock the catalog writer needs",
-                job.name
-            );
-            record.segments = None;
-            return Ok(None);
-        }
+    let not_planned = match crate::recorder::commit_plan(&planned, segment_rows(job, record.run_id, &tasks)) {
+        Written::Committed => None,
+        Written::NoWorkerSlot => Some("no background worker slot is free to start a parallel run"),
+        Written::WaitedForCaller => Some(
+            "its plan could not be committed while this transaction holds a lock the catalog writer needs",
+        ),
+    };
+    if let Some(reason) = not_planned {
+        pgrx::notice!("sync job \"{}\" runs serially: {reason}", job.name);
+        record.segments = None;
+        return Ok(None);
     }
     let assignment = Assignment {
         database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
