@@ -287,7 +287,15 @@ fn refuse_null_values(
         return Ok(());
     }
     let rows = as_role(owner, || {
-        bulk(|| Spi::get_one::<i64>(&plan.null_values()).context("checking for NULL values"))
+        bulk(|| {
+            let possible = Spi::get_one::<bool>(&plan.dimension_has_null_values())
+                .context("checking the dimension for NULL values")?
+                .unwrap_or(false);
+            if !possible {
+                return Ok(Some(0));
+            }
+            Spi::get_one::<i64>(&plan.null_values()).context("checking for NULL values")
+        })
     })?
     .unwrap_or(0);
     if rows == 0 {

@@ -183,6 +183,15 @@ impl RemapPlan {
         )
     }
 
+    /// Whether the dimension has a NULL current value at all (cheap: the dimension only), so
+    /// the target is only searched for such rows when there can be any.
+    pub fn dimension_has_null_values(&self) -> String {
+        format!(
+            "WITH cur AS ({}) SELECT EXISTS (SELECT FROM cur c WHERE c.insync_value IS NULL)",
+            self.source.current_rows()
+        )
+    }
+
     /// Rows the remap would set to NULL (the dimension's current value is NULL for their key).
     pub fn null_values(&self) -> String {
         format!(
@@ -544,6 +553,15 @@ mod tests {
             "{sql}"
         );
         assert_eq!(Combine::parse("avg"), None);
+    }
+
+    #[test]
+    fn null_value_check_reads_the_dimension_first() {
+        let plan = sales();
+        let cheap = plan.dimension_has_null_values();
+        assert!(cheap.contains("\"dw\".\"dim_store\""), "{cheap}");
+        assert!(!cheap.contains("\"dw\".\"sales\""), "{cheap}");
+        assert!(plan.null_values().contains("\"dw\".\"sales\""));
     }
 
     #[test]
