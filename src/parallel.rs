@@ -226,17 +226,14 @@ pub fn run_parallel(
         record.segments = None;
         return Ok(None);
     }
-    let assignment = Assignment {
-        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-        owner: job.owner.to_u32(),
-        job_name: job.name.clone(),
-        planned_by: record.run_id,
-        run_id: record.run_id,
-        segments_total: tasks.len() as u32,
-        bounds: bounds(window, low, high),
-        settings: dispatch::caller_settings()?,
+    let segments_total = tasks.len() as u32;
+    let assignment = assignment(
+        job,
+        (record.run_id, record.run_id),
+        segments_total,
+        bounds(window, low, high),
         tasks,
-    };
+    )?;
     execute_assignment(&assignment, degree.segments).map(Some)
 }
 
@@ -277,6 +274,28 @@ fn refuse_null_keys(
         ));
     }
     Ok(())
+}
+
+/// What the workers of a run get: `runs` = (the run that planned the segments, the run
+/// doing the work now), the window's bounds and the tasks, in this database as the job owner.
+fn assignment(
+    job: &Job,
+    runs: (i64, i64),
+    segments_total: u32,
+    bounds: Option<(Option<String>, Option<String>)>,
+    tasks: Vec<SegmentTask>,
+) -> SyncResult<Assignment> {
+    Ok(Assignment {
+        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        owner: job.owner.to_u32(),
+        job_name: job.name.clone(),
+        planned_by: runs.0,
+        run_id: runs.1,
+        segments_total,
+        bounds,
+        settings: dispatch::caller_settings()?,
+        tasks,
+    })
 }
 
 /// Runs an assignment on workers, or in this session when none can start.
@@ -427,17 +446,13 @@ pub fn finish(
             segment: segment.clone(),
         })
         .collect();
-    let assignment = Assignment {
-        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-        owner: job.owner.to_u32(),
-        job_name: job.name.clone(),
-        planned_by: unfinished.planned_by,
-        run_id: record.run_id,
-        segments_total: unfinished.segments_total as u32,
-        bounds: bounds(window, &unfinished.window_low, &unfinished.window_high),
-        settings: dispatch::caller_settings()?,
+    let assignment = assignment(
+        job,
+        (unfinished.planned_by, record.run_id),
+        unfinished.segments_total as u32,
+        bounds(window, &unfinished.window_low, &unfinished.window_high),
         tasks,
-    };
+    )?;
     let workers = job.parallel.parse::<u32>().unwrap_or(2).max(2);
     let totals = if assignment.tasks.is_empty() {
         Totals::default()
