@@ -704,4 +704,27 @@ mod tests {
         );
         assert!(message.contains("not both"), "{message}");
     }
+
+    #[pg_test]
+    fn a_lookback_without_a_watermark_is_refused_with_a_hint() {
+        sales_with_history();
+        let sql = "SELECT * FROM sync_define('snap', source => 'ods_sales', target => 'dw_sales', \
+                   key => '{sale_id}', mode => 'full', lookback => '1 hour')";
+        let caught = crate::subxact::in_subtransaction(|| run(sql)).expect_err(sql);
+        let report = crate::subxact::report_of(&caught);
+        assert_eq!(
+            report.sql_error_code(),
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        );
+        assert!(
+            report.message().contains("has a lookback but no watermark"),
+            "{}",
+            report.message()
+        );
+        assert!(
+            report.hint().is_some_and(|h| h.contains("lookback => ''")),
+            "{:?}",
+            report.hint()
+        );
+    }
 }
