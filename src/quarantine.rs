@@ -6,6 +6,7 @@ use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::quarantine::{reinsert_before_images, remove_after_images};
 use crate::resolve::{self, columns_of};
 use crate::security::{as_role, refuse_row_security, relation_owner};
+use crate::subxact::{in_subtransaction, report_of, reworded};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -147,11 +148,34 @@ fn restore_into(batch_id: i64, table: pg_sys::Oid) -> SyncResult<i64> {
             ));
         }
         let sql = reinsert_before_images(&info.relation, &columns);
-        Spi::connect_mut(|client| {
-            client
-                .update(sql.as_str(), None, &[batch_id.into(), table.into()])
-                .map(|r| r.len() as i64)
-        })
-        .context("restoring the batch")
+        let reinserted = in_subtransaction(move || {
+            Spi::connect_mut(|client| {
+                client
+                    .update(sql.as_str(), None, &[batch_id.into(), table.into()])
+                    .map(|r| r.len() as i64)
+            })
+        });
+        match reinserted {
+            Ok(rows) => rows.context("restoring the batch"),
+            // A row with the same key arrived after the batch ran (or a unique index now
+            // forbids the copies): say which batch and table, keep Postgres' detail.
+            Err(caught)
+                if report_of(&caught).sql_error_code()
+                    == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION =>
+            {
+                Err(reworded(
+                    &caught,
+                    format!(
+                        "cannot restore quarantine batch {batch_id} into {}: {}",
+                        info.display(),
+                        report_of(&caught).message()
+                    ),
+                )
+                .set_hint(
+                    "A row with that key is in the table now, or a unique index forbids the copies the batch removed; remove the row or drop the index, then restore again. Nothing was restored.",
+                ))
+            }
+            Err(caught) => caught.rethrow(),
+        }
     })
 }
