@@ -8,7 +8,7 @@ use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::dedup::{DedupPlan, Keep};
 use crate::plan::{quote_ident, Column};
 use crate::quarantine::open_batch;
-use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use crate::resolve::{self, columns_of, Asker, ColumnInfo, RelationInfo};
 use crate::security::{as_role, is_member_of, refuse_row_security, relation_owner};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -89,18 +89,8 @@ fn table_for(name: &str, function: &str) -> SyncResult<Target> {
 }
 
 fn require_column(t: &Target, column: &str, role: &str, function: &str) -> SyncResult<()> {
-    if t.columns.iter().any(|c| c.name == column) {
-        Ok(())
-    } else {
-        Err(error_with_hint(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-            format!(
-                "{function}: {role} column \"{column}\" does not exist in {}",
-                t.info.display()
-            ),
-            "Column names are case-sensitive: give them exactly as stored, without quotes.",
-        ))
-    }
+    resolve::require_column(&t.columns, column, Asker::Function(function), role, &t.info)
+        .map(|_| ())
 }
 
 /// Whether the type has built-in min/max aggregates, so copies can be compared as values.

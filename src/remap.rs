@@ -6,7 +6,7 @@
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::remap::{Combine, Current, DimensionValue, RemapPlan};
 use crate::quarantine::open_batch;
-use crate::resolve::{self, columns_of, ColumnInfo, RelationInfo};
+use crate::resolve::{self, columns_of, Asker, ColumnInfo, RelationInfo};
 use crate::security::{as_role, refuse_row_security, relation_owner};
 use crate::settings::bulk;
 use pgrx::prelude::*;
@@ -41,16 +41,7 @@ fn column<'a>(
     what: &str,
     rel: &RelationInfo,
 ) -> SyncResult<&'a ColumnInfo> {
-    cols.iter().find(|c| c.name == name).ok_or_else(|| {
-        error_with_hint(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-            format!(
-                "{FUNCTION}: {what} column \"{name}\" does not exist in {}",
-                rel.display()
-            ),
-            "Column names are case-sensitive: give them exactly as stored, without quotes.",
-        )
-    })
+    resolve::require_column(cols, name, Asker::Function(FUNCTION), what, rel)
 }
 
 /// The target's first valid, non-partial unique index on plain columns that includes `column`.

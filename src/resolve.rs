@@ -210,20 +210,47 @@ fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
     cols.iter().find(|c| c.name == name)
 }
 
-fn missing_column(
-    job: &str,
+/// Who names a column in an error: a sync job, or a function such as dedup_table.
+#[derive(Clone, Copy)]
+pub enum Asker<'a> {
+    Job(&'a str),
+    Function(&'a str),
+}
+
+/// The one error for a column that is not there: names the asker, the column's role
+/// (key, watermark, ...) and the relation, with the usual cause as the hint.
+pub fn missing_column(
+    asker: Asker,
     what: &str,
     column: &str,
     rel: &RelationInfo,
 ) -> pgrx::pg_sys::panic::ErrorReport {
-    error_with_hint(
-        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-        format!(
+    let message = match asker {
+        Asker::Job(job) => format!(
             "{what} column \"{column}\" of sync job \"{job}\" does not exist in {}",
             rel.display()
         ),
+        Asker::Function(function) => format!(
+            "{function}: {what} column \"{column}\" does not exist in {}",
+            rel.display()
+        ),
+    };
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        message,
         "Column names are case-sensitive: give them exactly as stored, without quotes.",
     )
+}
+
+/// The column named `name` of `rel`, or the missing-column error.
+pub fn require_column<'a>(
+    cols: &'a [ColumnInfo],
+    name: &str,
+    asker: Asker,
+    what: &str,
+    rel: &RelationInfo,
+) -> SyncResult<&'a ColumnInfo> {
+    find(cols, name).ok_or_else(|| missing_column(asker, what, name, rel))
 }
 
 /// Everything a run needs, resolved from a job against the current catalog.
@@ -284,8 +311,8 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
                 format!("key column \"{key}\" of sync job \"{name}\" is listed twice"),
             ));
         }
-        let col =
-            find(&source_cols, key).ok_or_else(|| missing_column(name, "key", key, &source))?;
+        let col = find(&source_cols, key)
+            .ok_or_else(|| missing_column(Asker::Job(name), "key", key, &source))?;
         if find(&target_cols, key).is_none() {
             return Err(error_with_hint(
                 PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
@@ -309,8 +336,9 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             let mut out = Vec::new();
             for c in list {
                 let sc = find(&source_cols, c)
-                    .ok_or_else(|| missing_column(name, "listed", c, &source))?;
-                find(&target_cols, c).ok_or_else(|| missing_column(name, "listed", c, &target))?;
+                    .ok_or_else(|| missing_column(Asker::Job(name), "listed", c, &source))?;
+                find(&target_cols, c)
+                    .ok_or_else(|| missing_column(Asker::Job(name), "listed", c, &target))?;
                 out.push(column_of(sc));
             }
             for key in &job.keys {
@@ -349,10 +377,12 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
                         ));
                     }
                     for p in pairs {
-                        let s = find(&source_cols, &p.source)
-                            .ok_or_else(|| missing_column(name, "join", &p.source, &source))?;
-                        let r = find(&rel_cols, &p.related)
-                            .ok_or_else(|| missing_column(name, "join", &p.related, &rel))?;
+                        let s = find(&source_cols, &p.source).ok_or_else(|| {
+                            missing_column(Asker::Job(name), "join", &p.source, &source)
+                        })?;
+                        let r = find(&rel_cols, &p.related).ok_or_else(|| {
+                            missing_column(Asker::Job(name), "join", &p.related, &rel)
+                        })?;
                         if s.type_oid != r.type_oid {
                             return Err(error(
                                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
@@ -375,7 +405,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
                 _ => (source.clone(), source_cols.clone(), None),
             };
             let col = find(&cols, wm_col)
-                .ok_or_else(|| missing_column(name, "watermark", wm_col, &rel))?;
+                .ok_or_else(|| missing_column(Asker::Job(name), "watermark", wm_col, &rel))?;
             let kind = WatermarkKind::from_type_name(&col.type_name).ok_or_else(|| {
                 error_with_hint(
                     PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
@@ -474,7 +504,7 @@ fn apply_lookups(
         let dim = relation_info(pg_sys::Oid::from(def.dimension), "dimension", name)?;
         let dim_cols = columns_of(dim.oid)?;
         let target_col = find(target_cols, &def.column)
-            .ok_or_else(|| missing_column(name, "lookup", &def.column, target))?;
+            .ok_or_else(|| missing_column(Asker::Job(name), "lookup", &def.column, target))?;
         if job.keys.contains(&def.column) {
             return Err(error(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -486,10 +516,12 @@ fn apply_lookups(
         }
         let mut join = Vec::new();
         for pair in &def.join {
-            let s = find(source_cols, &pair.source)
-                .ok_or_else(|| missing_column(name, "lookup join", &pair.source, source))?;
-            let d = find(&dim_cols, &pair.dimension)
-                .ok_or_else(|| missing_column(name, "lookup join", &pair.dimension, &dim))?;
+            let s = find(source_cols, &pair.source).ok_or_else(|| {
+                missing_column(Asker::Job(name), "lookup join", &pair.source, source)
+            })?;
+            let d = find(&dim_cols, &pair.dimension).ok_or_else(|| {
+                missing_column(Asker::Job(name), "lookup join", &pair.dimension, &dim)
+            })?;
             if s.type_oid != d.type_oid {
                 return Err(error(
                     PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
@@ -502,7 +534,7 @@ fn apply_lookups(
             join.push((pair.source.clone(), pair.dimension.clone()));
         }
         let value = find(&dim_cols, &def.value)
-            .ok_or_else(|| missing_column(name, "lookup value", &def.value, &dim))?;
+            .ok_or_else(|| missing_column(Asker::Job(name), "lookup value", &def.value, &dim))?;
         let (from, to) = (value.type_oid, target_col.type_oid);
         // SAFETY: two valid type OIDs, one argument.
         if !unsafe {
@@ -523,13 +555,15 @@ fn apply_lookups(
         }
         let current = match (&def.current_by, &def.current_flag) {
             (Some(by), _) => {
-                find(&dim_cols, by)
-                    .ok_or_else(|| missing_column(name, "lookup current_by", by, &dim))?;
+                find(&dim_cols, by).ok_or_else(|| {
+                    missing_column(Asker::Job(name), "lookup current_by", by, &dim)
+                })?;
                 Current::LatestBy(by.clone())
             }
             (None, Some(flag)) => {
-                let c = find(&dim_cols, flag)
-                    .ok_or_else(|| missing_column(name, "lookup current_flag", flag, &dim))?;
+                let c = find(&dim_cols, flag).ok_or_else(|| {
+                    missing_column(Asker::Job(name), "lookup current_flag", flag, &dim)
+                })?;
                 if c.type_name != "boolean" {
                     return Err(error(
                         PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
