@@ -10,7 +10,7 @@ export PG_CONFIG
 SUDO_FLAG := $(if $(filter 0,$(shell id -u)),,--sudo)
 PGRX_TEST_DIR ?= /tmp/insync-pgrx-test
 
-.PHONY: setup install demo test test-unit test-pg test-regress test-lifecycle bench lint
+.PHONY: setup install demo test test-unit test-pg test-regress test-lifecycle test-remote bench lint
 
 setup:
 	bash scripts/setup.sh
@@ -39,7 +39,11 @@ test-regress: install
 test-lifecycle: install
 	bash scripts/lifecycle.sh
 
-test: test-unit test-pg test-regress test-lifecycle
+# A source on another server: a second cluster read through postgres_fdw.
+test-remote: install
+	bash scripts/remote.sh
+
+test: test-unit test-pg test-regress test-lifecycle test-remote
 
 bench: install
 	bash bench/incremental.sh

@@ -11,7 +11,6 @@ use crate::catalog::{as_catalog_owner, SegmentState};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
 use crate::plan::segment::Segment;
 use pgrx::bgworkers::BackgroundWorker;
-use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode, PgTryBuilder};
 use serde::{Deserialize, Serialize};
@@ -38,7 +37,7 @@ pub struct Assignment {
     pub run_id: i64,
     pub segments_total: u32,
     /// Window bounds `$1`, `$2` (absent for full runs, which read everything).
-    pub bounds: Option<(Option<String>, Option<String>)>,
+    pub bounds: Option<crate::window::WindowBounds>,
     /// The settings the segments' statements run under (see [`caller_settings`]).
     pub settings: Vec<(String, String)>,
     pub tasks: Vec<SegmentTask>,
@@ -316,10 +315,7 @@ pub fn run_in_leader(assignment: &Assignment) -> SyncResult<Totals> {
 
 /// The segment's merge statement with the window bounds; a NULL key fails the segment.
 fn merge_segment(assignment: &Assignment, task: &SegmentTask) -> SyncResult<Totals> {
-    let args: Vec<DatumWithOid> = match &assignment.bounds {
-        Some((low, high)) => vec![low.clone().into(), high.clone().into()],
-        None => vec![],
-    };
+    let args = crate::window::args_of(&assignment.bounds);
     let counts = crate::merge::run_merge(&task.statement, &args)
         .context(&format!("merging segment {}", task.segment.number))?;
     if counts.null_keys > 0 {

@@ -10,7 +10,6 @@ use crate::recorder;
 use crate::resolve;
 use crate::security::as_role;
 use crate::subxact::{in_subtransaction, report_of, reworded};
-use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::prelude::*;
@@ -218,7 +217,8 @@ fn attempt(
         Err(caught) => {
             // The subtransaction rolled back every row the run wrote; keep a record of why.
             let mut record = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            record.error_message = Some(report_of(&caught).message().to_string());
+            // The whole error, DETAIL and HINT included: often the part that says what to do.
+            record.error_message = Some(crate::subxact::full_text(&caught));
             record.status = RunStatus::Failed;
             record.finished_at = None;
             recorder::record_failed_run(&record);
@@ -258,15 +258,17 @@ fn execute_window(
         (_, None) => Window::UpTo,
         (_, Some(_)) => Window::Range,
     };
-    let args = || -> Vec<DatumWithOid> {
-        match window {
-            Window::Everything => vec![],
-            _ => vec![low.clone().into(), high.clone().into()],
-        }
-    };
-    let degree = crate::parallel::choose_degree(job, parallel, || {
-        crate::parallel::estimate_rows(&plan.source_rows(window), &args())
-    })?;
+    let bounds = crate::window::for_window(plan, window, &low, &high);
+    let args = || crate::window::args_of(&bounds);
+    let degree =
+        if parallel.is_none() && job.parallel == "auto" && resolved.foreign_relation().is_some() {
+            // Segments slice rows after they crossed the wire: each would fetch the whole window.
+            crate::parallel::Degree::serial()
+        } else {
+            crate::parallel::choose_degree(job, parallel, || {
+                crate::parallel::estimate_rows(&plan.source_rows(window), &args())
+            })?
+        };
     if degree.segments > 1 {
         let done = crate::parallel::run_parallel(
             job, &resolved, kind, window, &low, &high, degree, record,

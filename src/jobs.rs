@@ -7,6 +7,7 @@ use crate::error::{error, error_with_hint, SyncResult};
 use crate::plan::{RunKind, WatermarkKind, Window};
 use crate::resolve::{self, lookup_relation};
 use crate::subxact::{in_subtransaction, report_of, reworded};
+use crate::window::WindowBounds;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -383,18 +384,20 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
             "EXPLAIN (COSTS OFF) {}",
             resolved.plan.merge_statement(kind, window)
         );
-        let with_window = window != Window::Everything;
+        let args = match (&resolved.plan.watermark, window) {
+            (Some(wm), Window::Range | Window::UpTo) => WindowBounds::unbound(wm.kind).args(),
+            _ => vec![],
+        };
         probe(&name, "its statements", move || {
-            Spi::connect_mut(|client| {
-                let args = [Option::<String>::None.into(), Option::<String>::None.into()];
-                client
-                    .update(
-                        explain.as_str(),
-                        None,
-                        if with_window { &args[..] } else { &args[..0] },
-                    )
-                    .map(|_| ())
-            })
+            Spi::connect_mut(|client| client.update(explain.as_str(), None, &args).map(|_| ()))
+        })?;
+    }
+    // EXPLAIN never connects to a foreign server: read one row so an unreachable server or a
+    // missing user mapping is found now, not by the first scheduled run.
+    if let Some(foreign) = resolved.foreign_relation() {
+        let read_one = format!("SELECT FROM {} LIMIT 1", foreign.relation.sql());
+        probe(&name, "reading its foreign table", move || {
+            Spi::connect(|client| client.select(read_one.as_str(), None, &[]).map(|_| ()))
         })?;
     }
     Ok(JobSummary {

@@ -8,6 +8,7 @@ use crate::plan::segment::{plan_segments, Segment, Shape};
 use crate::plan::{Relation, RunKind, Window};
 use crate::recorder::Written;
 use crate::resolve::Resolved;
+use crate::window::WindowBounds;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -22,6 +23,15 @@ pub const AUTO_MIN_ROWS: f64 = 100_000.0;
 pub struct Degree {
     pub segments: u32,
     pub explicit: bool,
+}
+
+impl Degree {
+    pub fn serial() -> Self {
+        Self {
+            segments: 1,
+            explicit: false,
+        }
+    }
 }
 
 /// The degree for this run: the call's `parallel`, else the job's setting. `estimate` gives
@@ -86,6 +96,12 @@ pub fn estimate_rows(sql: &str, args: &[DatumWithOid]) -> SyncResult<f64> {
 
 /// Why workers could not run this job's segments right now, if they cannot.
 fn reason_to_stay_serial(job: &Job, resolved: &Resolved) -> SyncResult<Option<String>> {
+    if let Some(foreign) = resolved.foreign_relation() {
+        return Ok(Some(format!(
+            "{} is a foreign table, and each segment would fetch the whole window from its server",
+            foreign.display()
+        )));
+    }
     let can_login = Spi::get_one_with_args::<bool>(
         "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE oid = $1",
         &[job.owner.into()],
@@ -163,15 +179,6 @@ fn read_shape(resolved: &Resolved) -> SyncResult<Shape> {
     })
 }
 
-/// The window of a run as the merge statements take it.
-pub fn bounds(
-    window: Window,
-    low: &Option<String>,
-    high: &Option<String>,
-) -> Option<(Option<String>, Option<String>)> {
-    (window != Window::Everything).then(|| (low.clone(), high.clone()))
-}
-
 /// Runs the window in parallel when it can: returns the summed counts, or `None` when the run
 /// should go serial (nothing was written then). Fills `record.segments`.
 #[allow(clippy::too_many_arguments)]
@@ -231,7 +238,7 @@ pub fn run_parallel(
         job,
         (record.run_id, record.run_id),
         segments_total,
-        bounds(window, low, high),
+        crate::window::for_window(&resolved.plan, window, low, high),
         tasks,
     )?;
     execute_assignment(&assignment, degree.segments).map(Some)
@@ -261,10 +268,12 @@ fn refuse_null_keys(
     if declared_not_null {
         return Ok(());
     }
-    let args: Vec<DatumWithOid> = match bounds(window, low, high) {
-        Some((low, high)) => vec![low.into(), high.into()],
-        None => vec![],
-    };
+    let args = crate::window::args_of(&crate::window::for_window(
+        &resolved.plan,
+        window,
+        low,
+        high,
+    ));
     let found = Spi::get_one_with_args::<bool>(&resolved.plan.null_key_exists(window), &args)
         .context("checking the window for NULL keys")?
         .unwrap_or(false);
@@ -282,7 +291,7 @@ fn assignment(
     job: &Job,
     runs: (i64, i64),
     segments_total: u32,
-    bounds: Option<(Option<String>, Option<String>)>,
+    bounds: Option<WindowBounds>,
     tasks: Vec<SegmentTask>,
 ) -> SyncResult<Assignment> {
     Ok(Assignment {
@@ -450,7 +459,12 @@ pub fn finish(
         job,
         (unfinished.planned_by, record.run_id),
         unfinished.segments_total as u32,
-        bounds(window, &unfinished.window_low, &unfinished.window_high),
+        crate::window::for_window(
+            &resolved.plan,
+            window,
+            &unfinished.window_low,
+            &unfinished.window_high,
+        ),
         tasks,
     )?;
     let workers = job.parallel.parse::<u32>().unwrap_or(2).max(2);

@@ -262,6 +262,15 @@ pub struct Resolved {
     pub watermark_table: Option<RelationInfo>,
 }
 
+impl Resolved {
+    /// The foreign table a run reads through another server, if any (source or watermark table).
+    pub fn foreign_relation(&self) -> Option<&RelationInfo> {
+        std::iter::once(&self.source)
+            .chain(self.watermark_table.as_ref())
+            .find(|r| r.kind == 'f')
+    }
+}
+
 /// Validates a job against the live catalog and builds its plan. Every user-facing error
 /// names the job and the offending relation or column.
 pub fn resolve(job: &Job) -> SyncResult<Resolved> {

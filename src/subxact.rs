@@ -55,3 +55,18 @@ pub fn report_of(caught: &CaughtError) -> &ErrorReportWithLevel {
         CaughtError::RustPanic { ereport, .. } => ereport,
     }
 }
+
+/// The whole error as a user would read it in psql: message, then DETAIL and HINT lines.
+pub fn full_text(caught: &CaughtError) -> String {
+    let report = report_of(caught);
+    let mut text = report.message().to_string();
+    if let Some(detail) = report.detail() {
+        text.push_str("\nDETAIL: ");
+        text.push_str(detail);
+    }
+    if let Some(hint) = report.hint() {
+        text.push_str("\nHINT: ");
+        text.push_str(hint);
+    }
+    text
+}

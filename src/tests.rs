@@ -181,8 +181,10 @@ mod tests {
             "SELECT watermark IS NULL FROM insync.job_state WHERE job_name = 'nullkeys'"
         ));
         // ...and the failure was committed by the recorder, outside this (doomed) transaction.
+        // The record keeps the whole error: message, then its hint.
         let recorded: String = one("SELECT error_message FROM insync.runs WHERE job_name = 'nullkeys' AND status = 'failed'");
-        assert_eq!(recorded, message);
+        assert_eq!(recorded, crate::subxact::full_text(&caught));
+        assert!(recorded.starts_with(&format!("{message}\nHINT: ")), "{recorded}");
     }
 
     #[pg_test]

@@ -5,10 +5,87 @@
 
 use crate::catalog::{self, as_catalog_owner, Job};
 use crate::error::{SpiContext, SyncResult};
-use crate::plan::{RunKind, WatermarkKind};
+use crate::plan::{RunKind, SyncPlan, WatermarkKind, Window};
 use crate::resolve;
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+
+/// A run's window bounds, bound to its statements as parameters of the bound's own type.
+/// Text cast inside the statement (`$1::timestamptz`) would be a function call postgres_fdw
+/// keeps local, so a foreign source would be read whole on every run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WindowBounds {
+    pub kind: WatermarkKind,
+    pub low: Option<String>,
+    pub high: Option<String>,
+}
+
+impl WindowBounds {
+    /// `$1` (low) and `$2` (high); NULL where a bound is absent, still typed.
+    pub fn args(&self) -> Vec<DatumWithOid<'static>> {
+        vec![
+            typed_bound(self.kind, self.low.as_deref()),
+            typed_bound(self.kind, self.high.as_deref()),
+        ]
+    }
+
+    /// Typed NULLs: for statements that are only planned (EXPLAIN at definition).
+    pub fn unbound(kind: WatermarkKind) -> Self {
+        Self {
+            kind,
+            low: None,
+            high: None,
+        }
+    }
+}
+
+/// The bounds of `window` (none when the run reads everything).
+pub fn for_window(
+    plan: &SyncPlan,
+    window: Window,
+    low: &Option<String>,
+    high: &Option<String>,
+) -> Option<WindowBounds> {
+    let kind = plan.watermark.as_ref()?.kind;
+    (window != Window::Everything).then(|| WindowBounds {
+        kind,
+        low: low.clone(),
+        high: high.clone(),
+    })
+}
+
+/// A statement's arguments for these bounds (none for a run that reads everything).
+pub fn args_of(bounds: &Option<WindowBounds>) -> Vec<DatumWithOid<'static>> {
+    bounds.as_ref().map(WindowBounds::args).unwrap_or_default()
+}
+
+fn bound_type_oid(kind: WatermarkKind) -> pg_sys::Oid {
+    match kind {
+        WatermarkKind::Timestamptz => pg_sys::TIMESTAMPTZOID,
+        WatermarkKind::Timestamp => pg_sys::TIMESTAMPOID,
+        WatermarkKind::Date => pg_sys::DATEOID,
+        WatermarkKind::Integer => pg_sys::INT8OID,
+    }
+}
+
+/// A bound's text (ISO, as `to_text_sql` wrote it) read by its type's input function.
+fn typed_bound(kind: WatermarkKind, text: Option<&str>) -> DatumWithOid<'static> {
+    let oid = bound_type_oid(kind);
+    let Some(text) = text else {
+        return DatumWithOid::null_oid(oid);
+    };
+    let text = std::ffi::CString::new(text).expect("a bound has no NUL byte");
+    // SAFETY: a built-in type's input function on a NUL-terminated string; every bound type
+    // is passed by value, so the datum outlives nothing it points to.
+    unsafe {
+        let mut input = pg_sys::InvalidOid;
+        let mut io_param = pg_sys::InvalidOid;
+        pg_sys::getTypeInputInfo(oid, &mut input, &mut io_param);
+        let datum = pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, io_param, -1);
+        DatumWithOid::new(datum, oid)
+    }
+}
 
 /// Time-based watermarks stop this far before the moment a run starts, so a transaction that
 /// began just before the run but had not yet reported its start time cannot fall behind.

@@ -102,7 +102,7 @@ impl Column {
 }
 
 /// The kinds of watermark column insync knows how to bound safely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WatermarkKind {
     Timestamptz,
     Timestamp,
@@ -122,7 +122,7 @@ impl WatermarkKind {
         }
     }
 
-    /// The type window bounds are cast to inside the statement.
+    /// The type of window bounds (the statement's `$1`, `$2` are bound with it).
     pub fn bound_type(self) -> &'static str {
         match self {
             Self::Timestamptz => "pg_catalog.timestamptz",
@@ -426,12 +426,13 @@ impl SyncPlan {
             .watermark
             .as_ref()
             .expect("window runs need a watermark");
-        let t = wm.kind.bound_type();
+        // `$1`, `$2` are bound with the bound's own type (see window::WindowBounds): a cast
+        // here would be a function postgres_fdw does not send to the source.
         let e = wm.expr();
         Some(match window {
-            Window::Range => format!("{e} > $1::{t} AND {e} <= $2::{t}"),
+            Window::Range => format!("{e} > $1 AND {e} <= $2"),
             // The initial load also takes rows that have no watermark value (once).
-            _ => format!("({e} <= $2::{t} OR {e} IS NULL)"),
+            _ => format!("({e} <= $2 OR {e} IS NULL)"),
         })
     }
 
@@ -673,16 +674,17 @@ pub(crate) mod tests {
         assert_eq!(
             sql,
             "SELECT s.\"customer_id\", s.\"name\", s.\"updated_at\" FROM \"ods\".\"customer\" s \
-             WHERE s.\"updated_at\" > $1::pg_catalog.timestamptz AND s.\"updated_at\" <= $2::pg_catalog.timestamptz"
+             WHERE s.\"updated_at\" > $1 AND s.\"updated_at\" <= $2"
         );
     }
 
     #[test]
     fn initial_load_takes_rows_without_a_watermark_once() {
         let sql = customer_plan().source_rows(Window::UpTo);
-        assert!(sql.ends_with(
-            "WHERE (s.\"updated_at\" <= $2::pg_catalog.timestamptz OR s.\"updated_at\" IS NULL)"
-        ), "{sql}");
+        assert!(
+            sql.ends_with("WHERE (s.\"updated_at\" <= $2 OR s.\"updated_at\" IS NULL)"),
+            "{sql}"
+        );
         assert!(!sql.contains("$1"), "{sql}");
     }
 
