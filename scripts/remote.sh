@@ -23,6 +23,9 @@ src() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" -U po
 check() { # DESCRIPTION GOT EXPECTED
   if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: expected [$3], got [$2]"; failures=$((failures + 1)); fi
 }
+starts() { # DESCRIPTION GOT EXPECTED-PREFIX
+  if [ "${2#"$3"}" != "$2" ]; then echo "ok   $1"; else echo "FAIL $1: expected [$3...], got [$2]"; failures=$((failures + 1)); fi
+}
 # Closes the warehouse's connections to the source and waits until the source has seen them go.
 disconnect() {
   wh -At -c "SELECT postgres_fdw_disconnect_all()" >/dev/null
@@ -61,6 +64,7 @@ wh <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION insync;
 CREATE EXTENSION postgres_fdw;
+CREATE EXTENSION dblink;
 CREATE SERVER oltp FOREIGN DATA WRAPPER postgres_fdw
   OPTIONS (host '127.0.0.1', port '$SRC_PORT', dbname 'oltp', use_remote_estimate 'true');
 CREATE USER MAPPING FOR postgres SERVER oltp OPTIONS (user 'postgres');
@@ -128,9 +132,65 @@ wh -c "CREATE SERVER nowhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '12
    -c "CREATE USER MAPPING FOR postgres SERVER nowhere" \
    -c "CREATE FOREIGN TABLE remote.unreachable (id int, ts timestamptz) SERVER nowhere" \
    -c "CREATE TABLE dw.unreachable (id int PRIMARY KEY, ts timestamptz)"
-check "sync_define finds an unreachable server" \
-  "$(wh -At -c "SELECT job_name FROM sync_define('unreachable', source => 'remote.unreachable', target => 'dw.unreachable', key => '{id}', watermark => 'ts')" 2>&1 | head -1 | cut -c1-87)" \
-  "ERROR:  sync job \"unreachable\" is invalid: reading its foreign table: could not connect"
+starts "sync_define finds an unreachable server" \
+  "$(wh -At -c "SELECT job_name FROM sync_define('unreachable', source => 'remote.unreachable', target => 'dw.unreachable', key => '{id}', watermark => 'ts')" 2>&1 | head -1)" \
+  "ERROR:  sync job \"unreachable\" is invalid: reading server \"nowhere\": could not connect to server"
+
+# --- 4. a row committed late on the source ----------------------------------------------------
+# A source session stamps a row at its transaction's start and commits after a run.
+fifo=$(mktemp -u); mkfifo "$fifo"
+src <"$fifo" >/dev/null 2>&1 & writer=$!
+exec 3>"$fifo"
+echo "BEGIN; INSERT INTO customer VALUES (90001, 'late', 'Nice', now());" >&3
+for _ in $(seq 1 600); do
+  [ "$(src -At -c "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'INSERT INTO customer%'")" = 1 ] && break
+  sleep 0.1
+done
+sleep 1.2 # past the start margin: only the open transaction holds the window back now
+check "a run while a source transaction is open does not read past its start" \
+  "$(wh -At -c "SELECT status || ':' || rows_read FROM sync_incremental('customer')")" "succeeded:0"
+echo "COMMIT;" >&3; exec 3>&-; wait "$writer"; rm -f "$fifo"
+sleep 1.2
+check "the late row is synced by the next run" \
+  "$(wh -At -c "SELECT status || ':' || rows_inserted FROM sync_incremental('customer')")" "succeeded:1"
+check "late commit: target equals source" "$(same customer dw.customer remote.customer)" 0
+
+# --- 5. a source snapshot older than the window -----------------------------------------------
+src_conn="host=127.0.0.1 port=$SRC_PORT dbname=oltp user=postgres"
+starts "a run in a transaction that already read the server is refused" \
+  "$(wh -At -c "BEGIN" -c "SELECT count(*) FROM remote.orders" \
+        -c "SELECT dblink_exec('$src_conn', 'UPDATE orders SET status = ''late'', updated_at = now() WHERE order_id = 11')" \
+        -c "SELECT pg_sleep(1.2)" -c "SELECT status FROM sync_incremental('order_lines')" 2>&1 | grep ERROR)" \
+  "ERROR:  sync job \"order_lines\" cannot read remote.orders: this transaction already used server \"oltp\", so the"
+check "after it, a run of its own syncs the change" \
+  "$(wh -At -c "SELECT status || ':' || rows_read FROM sync_incremental('order_lines')")" "succeeded:4"
+# Two jobs in one DO block, a commit on the source between them: the second job's window
+# stops where the first one's snapshot stands; the change is read by the next run.
+wh -q -c "DO \$\$ BEGIN
+  PERFORM sync_incremental('customer');
+  PERFORM dblink_exec('$src_conn', 'UPDATE orders SET status = ''later'', updated_at = now() WHERE order_id = 12');
+  PERFORM pg_sleep(1.2);
+  PERFORM sync_incremental('order_lines');
+END \$\$"
+check "two jobs in one transaction: the second one did not skip the change" \
+  "$(wh -At -c "SELECT status || ':' || rows_read FROM sync_incremental('order_lines')")" "succeeded:4"
+check "two jobs in one transaction: target equals source" "$(same order_lines dw.order_lines remote.order_lines)" 0
+
+# --- 6. a mapped role that cannot see the source's sessions -----------------------------------
+src -c "CREATE ROLE reader LOGIN" -c "GRANT SELECT ON customer TO reader"
+wh -q -c "CREATE ROLE analyst" -c "GRANT USAGE ON SCHEMA remote, dw TO analyst" \
+   -c "GRANT SELECT ON remote.customer TO analyst" -c "CREATE TABLE dw.customer_a (LIKE dw.customer)" \
+   -c "ALTER TABLE dw.customer_a OWNER TO analyst" -c "GRANT USAGE ON FOREIGN SERVER oltp TO analyst" \
+   -c "CREATE USER MAPPING FOR analyst SERVER oltp OPTIONS (user 'reader', password_required 'false')"
+starts "definition warns when the mapped role cannot see other sessions" \
+  "$(wh -At -c "SET ROLE analyst" -c "SELECT job_name FROM sync_define('customer_a', source => 'remote.customer', target => 'dw.customer_a', key => '{customer_id}', watermark => 'updated_at')" 2>&1 | head -1)" \
+  "WARNING:  sync job \"customer_a\": the role mapped on server \"oltp\" cannot see other sessions' trans"
+src -c "GRANT pg_read_all_stats TO reader"
+check "with pg_read_all_stats on the source, no warning" \
+  "$(wh -At -c "SET ROLE analyst" -c "SELECT job_name FROM sync_alter('customer_a', source_filter => 'true')" 2>&1 | paste -sd'|' -)" \
+  "customer_a"
+check "the mapped role's job runs" \
+  "$(wh -At -c "SET ROLE analyst" -c "SELECT status || ':' || rows_inserted FROM sync_incremental('customer_a')")" "succeeded:20001"
 
 if [ "$failures" -gt 0 ]; then echo "$failures remote check(s) failed"; exit 1; fi
 echo "all remote checks pass"

@@ -241,7 +241,7 @@ fn execute_window(
     refuse_duplicated_target(job, &resolved)?;
     let (low, high) = match &plan.watermark {
         Some(wm) => {
-            let high = crate::window::safe_upper_bound(wm.kind, &resolved, kind)?;
+            let high = crate::window::safe_upper_bound(job, wm.kind, &resolved, kind)?;
             let low = if kind == RunKind::Full {
                 None
             } else {

@@ -338,6 +338,51 @@ fn warn_unguarded_integer_watermark(job: &Job, resolved: &resolve::Resolved) -> 
     Ok(())
 }
 
+/// A time watermark read through another server is safe from late commits only when the
+/// mapped remote role sees every session's transaction start there: warn when it does not.
+fn warn_exposed_remote_watermark(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+    let (Some(wm), Some(rel)) = (&resolved.plan.watermark, &resolved.watermark_relation) else {
+        return Ok(());
+    };
+    if wm.kind == crate::plan::WatermarkKind::Integer || rel.kind != 'f' {
+        return Ok(());
+    }
+    let Some(server) = crate::remote::server_of(rel.oid)? else {
+        return Ok(());
+    };
+    let reader = server.clone();
+    let sees_all = match in_subtransaction(move || crate::remote::probe_at_definition(&reader)) {
+        Ok(sees_all) => sees_all?,
+        Err(caught) => {
+            return Err(reworded(
+                &caught,
+                format!(
+                    "sync job \"{}\" is invalid: reading server \"{}\": {}",
+                    job.name,
+                    server.name,
+                    report_of(&caught).message()
+                ),
+            ))
+        }
+    };
+    let exposed = match sees_all {
+        Some(all) => !all,
+        None => !server.postgres_fdw,
+    };
+    if exposed && job.lookback.is_none() {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "sync job \"{}\": the role mapped on server \"{}\" cannot see other sessions' transactions there, so a row committed late on the source (stamped before a run, committed after it) would be skipped",
+                job.name, server.name
+            ),
+            "On the source, GRANT pg_read_all_stats to the mapped role; or give the job a lookback that covers your longest transactions (e.g. lookback => '10 minutes').",
+        )
+        .report(pgrx::PgLogLevel::WARNING);
+    }
+    Ok(())
+}
+
 /// Validates the job as its owner, exactly as its runs will see it: the owner's privileges,
 /// in a security-restricted operation, under insync's pinned search_path (so a filter naming
 /// an unqualified function of the owner's is refused now rather than at the first run).
@@ -368,6 +413,8 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         check_lookback(&name, lookback, wm.kind)?;
     }
     warn_unguarded_integer_watermark(job, &resolved)?;
+    // First, before a planning estimate opens the remote transaction on its own.
+    warn_exposed_remote_watermark(job, &resolved)?;
     let statements: &[(RunKind, Window)] = match job.mode {
         RunKind::Full => &[(RunKind::Full, Window::Everything)],
         RunKind::Append => &[
@@ -392,8 +439,8 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
             Spi::connect_mut(|client| client.update(explain.as_str(), None, &args).map(|_| ()))
         })?;
     }
-    // EXPLAIN never connects to a foreign server: read one row so an unreachable server or a
-    // missing user mapping is found now, not by the first scheduled run.
+    // EXPLAIN never connects to a foreign server: read it now, so an unreachable server or a
+    // missing user mapping is found at definition, not by the first scheduled run.
     if let Some(foreign) = resolved.foreign_relation() {
         let read_one = format!("SELECT FROM {} LIMIT 1", foreign.relation.sql());
         probe(&name, "reading its foreign table", move || {

@@ -33,6 +33,7 @@ pub mod plan;
 pub mod quarantine;
 pub mod recorder;
 pub mod remap;
+pub mod remote;
 pub mod resolve;
 pub mod security;
 pub mod settings;

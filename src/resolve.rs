@@ -260,13 +260,15 @@ pub struct Resolved {
     pub target: RelationInfo,
     /// Relation whose writers must be waited for before an integer watermark is trusted.
     pub watermark_table: Option<RelationInfo>,
+    /// The relation holding the watermark column (the source, or the related table).
+    pub watermark_relation: Option<RelationInfo>,
 }
 
 impl Resolved {
     /// The foreign table a run reads through another server, if any (source or watermark table).
     pub fn foreign_relation(&self) -> Option<&RelationInfo> {
         std::iter::once(&self.source)
-            .chain(self.watermark_table.as_ref())
+            .chain(self.watermark_relation.as_ref())
             .find(|r| r.kind == 'f')
     }
 }
@@ -453,12 +455,12 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
     } else {
         MergeStrategy::DeleteInsert
     };
-    let (watermark, watermark_table) = match watermark {
+    let (watermark, watermark_table, watermark_relation) = match watermark {
         Some((w, rel)) => {
-            let table = rel.is_table().then_some(rel);
-            (Some(w), table)
+            let table = rel.is_table().then(|| rel.clone());
+            (Some(w), table, Some(rel))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(Resolved {
         plan: SyncPlan {
@@ -476,6 +478,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
         source,
         target,
         watermark_table,
+        watermark_relation,
     })
 }
 

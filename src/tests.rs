@@ -184,7 +184,10 @@ mod tests {
         // The record keeps the whole error: message, then its hint.
         let recorded: String = one("SELECT error_message FROM insync.runs WHERE job_name = 'nullkeys' AND status = 'failed'");
         assert_eq!(recorded, crate::subxact::full_text(&caught));
-        assert!(recorded.starts_with(&format!("{message}\nHINT: ")), "{recorded}");
+        assert!(
+            recorded.starts_with(&format!("{message}\nHINT: ")),
+            "{recorded}"
+        );
     }
 
     #[pg_test]

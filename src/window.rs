@@ -89,7 +89,7 @@ fn typed_bound(kind: WatermarkKind, text: Option<&str>) -> DatumWithOid<'static>
 
 /// Time-based watermarks stop this far before the moment a run starts, so a transaction that
 /// began just before the run but had not yet reported its start time cannot fall behind.
-const START_MARGIN: &str = "1 second";
+pub(crate) const START_MARGIN: &str = "1 second";
 
 /// `last watermark - lookback`, as text of the watermark's type; NULL on the first run.
 pub fn lower_bound(job: &Job, kind: WatermarkKind) -> SyncResult<Option<String>> {
@@ -109,12 +109,24 @@ pub fn lower_bound(job: &Job, kind: WatermarkKind) -> SyncResult<Option<String>>
 /// Integer watermarks: the highest committed value, after waiting for the transactions that
 /// are writing to the table, so none of them can commit a lower value afterwards.
 pub fn safe_upper_bound(
+    job: &Job,
     kind: WatermarkKind,
     resolved: &resolve::Resolved,
     run: RunKind,
 ) -> SyncResult<Option<String>> {
-    match kind.safe_bound_from_instant_sql() {
-        Some(bound_sql) => {
+    let remote = match &resolved.watermark_relation {
+        Some(rel) if rel.kind == 'f' => crate::remote::server_of(rel.oid)?.map(|s| (s, rel)),
+        _ => None,
+    };
+    match (kind.safe_bound_from_instant_sql(), remote) {
+        // Read through the server: the source's own clock and open transactions.
+        (Some(bound_sql), Some((server, rel))) => {
+            let bound = crate::remote::safe_instant(&job.name, &server, &rel.display())?;
+            let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
+            Spi::get_one_with_args::<String>(&sql, &[bound.instant.into()])
+                .context("computing the window's upper bound")
+        }
+        (Some(bound_sql), None) => {
             // The clock is read first: a transaction starting after it stamps later rows.
             let instant = Spi::get_one::<String>(&format!(
                 "SELECT {}",
@@ -139,7 +151,7 @@ pub fn safe_upper_bound(
             Spi::get_one_with_args::<String>(&sql, &[instant.into()])
                 .context("computing the window's upper bound")
         }
-        None => {
+        (None, _) => {
             let plan = &resolved.plan;
             let high = Spi::get_one::<String>(&plan.max_watermark())
                 .context("reading the highest watermark")?;
