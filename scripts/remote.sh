@@ -42,8 +42,9 @@ reset_counters() { disconnect; src -At -c "SELECT pg_stat_reset()" >/dev/null; }
 remote_sql() { sed -n "$((log_mark + 1)),\$p" "$SRC_DIR/server.log" | grep -A1 'DECLARE c[0-9]* CURSOR FOR' || true; }
 cut_log() { log_mark=$(wc -l <"$SRC_DIR/server.log"); }
 
-scripts/cluster.sh start "$SRC_DIR" "$SRC_PORT" log_statement=all
-scripts/cluster.sh start "$WH_DIR" "$WH_PORT"
+# The source keeps local time in New York; the warehouse runs in UTC.
+scripts/cluster.sh start "$SRC_DIR" "$SRC_PORT" log_statement=all timezone=America/New_York
+scripts/cluster.sh start "$WH_DIR" "$WH_PORT" timezone=UTC
 trap 'scripts/cluster.sh stop "$WH_DIR"; scripts/cluster.sh stop "$SRC_DIR"' EXIT
 "$PGBIN/createdb" -h 127.0.0.1 -p "$SRC_PORT" -U postgres oltp
 "$PGBIN/createdb" -h 127.0.0.1 -p "$WH_PORT" -U postgres warehouse
@@ -58,6 +59,8 @@ CREATE TABLE order_lines (line_id int PRIMARY KEY, order_id int NOT NULL REFEREN
 CREATE INDEX order_lines_order_id ON order_lines (order_id);
 INSERT INTO orders SELECT g, 'open', now() - interval '1 day' FROM generate_series(1, 5000) g;
 INSERT INTO order_lines SELECT g, 1 + g % 5000, g % 7 FROM generate_series(1, 20000) g;
+CREATE TABLE events (id int PRIMARY KEY, v text, changed_at timestamp NOT NULL DEFAULT localtimestamp);
+INSERT INTO events SELECT g, 'a', localtimestamp - interval '1 day' FROM generate_series(1, 10) g;
 ANALYZE;
 SQL
 wh <<SQL
@@ -73,6 +76,7 @@ IMPORT FOREIGN SCHEMA public FROM SERVER oltp INTO remote;
 CREATE SCHEMA dw;
 CREATE TABLE dw.customer (customer_id int PRIMARY KEY, name text, city text, updated_at timestamptz);
 CREATE TABLE dw.order_lines (line_id int PRIMARY KEY, order_id int, qty int);
+CREATE TABLE dw.events (id int PRIMARY KEY, v text, changed_at timestamp);
 SQL
 
 same() { # JOB LOCAL REMOTE: rows differing between target and source
@@ -185,12 +189,35 @@ wh -q -c "CREATE ROLE analyst" -c "GRANT USAGE ON SCHEMA remote, dw TO analyst" 
 starts "definition warns when the mapped role cannot see other sessions" \
   "$(wh -At -c "SET ROLE analyst" -c "SELECT job_name FROM sync_define('customer_a', source => 'remote.customer', target => 'dw.customer_a', key => '{customer_id}', watermark => 'updated_at')" 2>&1 | head -1)" \
   "WARNING:  sync job \"customer_a\": the role mapped on server \"oltp\" cannot see other sessions' trans"
+check "job_status says why it is exposed" \
+  "$(wh -At -c "SELECT late_commit_risk FROM insync.job_status WHERE job_name = 'customer_a'")" \
+  "the role mapped on server \"oltp\" cannot see other sessions there (grant it pg_read_all_stats on the source, or set a lookback)"
 src -c "GRANT pg_read_all_stats TO reader"
 check "with pg_read_all_stats on the source, no warning" \
   "$(wh -At -c "SET ROLE analyst" -c "SELECT job_name FROM sync_alter('customer_a', source_filter => 'true')" 2>&1 | paste -sd'|' -)" \
   "customer_a"
+check "after the grant, job_status no longer shows a risk" \
+  "$(wh -At -c "SELECT late_commit_risk IS NULL FROM insync.job_status WHERE job_name = 'customer_a'")" t
+check "the superuser-mapped job is not exposed" \
+  "$(wh -At -c "SELECT count(*) FROM insync.job_status WHERE job_name = 'customer' AND late_commit_risk IS NULL")" 1
 check "the mapped role's job runs" \
   "$(wh -At -c "SET ROLE analyst" -c "SELECT status || ':' || rows_inserted FROM sync_incremental('customer_a')")" "succeeded:20001"
+
+# --- 7. local times written in another zone ---------------------------------------------------
+# The source writes timestamp-without-time-zone values in New York time; the warehouse is in
+# UTC. The window is read in the source's configured zone.
+wh -At -c "SELECT job_name FROM sync_define('events', source => 'remote.events', target => 'dw.events',
+           key => '{id}', watermark => 'changed_at')" >/dev/null
+check "local times: initial load" \
+  "$(wh -At -c "SELECT status || ':' || rows_inserted FROM sync_incremental('events')")" "succeeded:10"
+src -c "UPDATE events SET v = 'b', changed_at = localtimestamp"
+sleep 1.2
+check "local times: every update in the source's zone is read" \
+  "$(wh -At -c "SELECT status || ':' || rows_updated FROM sync_incremental('events')")" "succeeded:10"
+check "local times: target equals source" "$(same events dw.events remote.events)" 0
+starts "an unknown zone is refused" \
+  "$(wh -At -c "SELECT job_name FROM sync_alter('events', source_timezone => 'Mars/Olympus')" 2>&1 | head -1)" \
+  "ERROR:  source_timezone 'Mars/Olympus' of sync job \"events\" is not a time zone"
 
 if [ "$failures" -gt 0 ]; then echo "$failures remote check(s) failed"; exit 1; fi
 echo "all remote checks pass"

@@ -24,6 +24,7 @@ CREATE TABLE insync.jobs (
     parallel           text NOT NULL DEFAULT 'auto' CHECK (parallel OPERATOR(pg_catalog.=) 'auto' OR parallel OPERATOR(pg_catalog.~) '^[1-9][0-9]?$'),
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    source_timezone    text,
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -43,17 +44,20 @@ COMMENT ON COLUMN insync.jobs.source_filter IS 'Boolean SQL expression over sour
 COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark: an interval for time watermarks, a number for integer ones';
 COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
+COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
     job_name       text PRIMARY KEY REFERENCES insync.jobs ON UPDATE CASCADE ON DELETE CASCADE,
     watermark      text,
     last_run_id    bigint,
-    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    late_commit_risk text
 );
 COMMENT ON TABLE insync.job_state IS 'Per-job progress: the watermark up to which the source has been synced';
 COMMENT ON COLUMN insync.job_state.watermark IS 'Upper bound of the last successful window, in the ISO text form of the watermark type';
 COMMENT ON COLUMN insync.job_state.last_run_id IS 'The run that last advanced the watermark';
+COMMENT ON COLUMN insync.job_state.late_commit_risk IS 'Why a row committed late on the source could be skipped (NULL: it cannot), from the definition and the last run';
 
 CREATE TABLE insync.runs (
     run_id         bigint PRIMARY KEY,
@@ -143,7 +147,8 @@ SELECT j.job_name,
                                       'timestamp without time zone'::regtype, 'date'::regtype])
                  AND s.watermark IS NOT NULL
             THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
-       ok.finished_at AS last_success_at
+       ok.finished_at AS last_success_at,
+       s.late_commit_risk
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name

@@ -80,6 +80,7 @@ fn sync_define(
     columns: default!(Option<Vec<Option<String>>>, "NULL"),
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     parallel: default!(Option<String>, "NULL"),
+    source_timezone: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -111,6 +112,7 @@ fn sync_define(
             columns: text_array(columns, F, "columns")?,
             lookups: lookups.map(|l| l.0),
             parallel,
+            source_timezone,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -135,6 +137,7 @@ fn sync_alter(
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     reset_watermark: default!(Option<bool>, false),
     parallel: default!(Option<String>, "NULL"),
+    source_timezone: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -167,6 +170,7 @@ fn sync_alter(
             columns: text_array(columns, F, "columns")?,
             lookups: lookups.map(|l| l.0),
             parallel,
+            source_timezone,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })

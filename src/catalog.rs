@@ -52,6 +52,8 @@ pub struct Job {
     pub lookups: Option<Vec<LookupDef>>,
     /// Segments per run: "auto", or a number (1 = serial).
     pub parallel: String,
+    /// The zone a `timestamp without time zone` watermark is written in on the source.
+    pub source_timezone: Option<String>,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -121,6 +123,7 @@ struct JobRow {
     columns: Option<Vec<String>>,
     lookups: Option<Vec<LookupDef>>,
     parallel: String,
+    source_timezone: Option<String>,
 }
 
 impl JobRow {
@@ -142,6 +145,7 @@ impl JobRow {
             columns: job.columns.clone(),
             lookups: job.lookups.clone(),
             parallel: job.parallel.clone(),
+            source_timezone: job.source_timezone.clone(),
         }
     }
 
@@ -164,6 +168,7 @@ impl JobRow {
             columns: self.columns,
             lookups: self.lookups,
             parallel: self.parallel,
+            source_timezone: self.source_timezone,
         }
     }
 
@@ -447,6 +452,19 @@ pub const INSERT_SEGMENTS_FROM_JSON: &str = "INSERT INTO insync.run_segments (ru
 
 /// Writes a run record and, for a succeeded run with a window, advances the watermark: both in
 /// the caller's transaction, so they commit or vanish together with the data.
+/// Why rows committed late on the job's source could be skipped (`None`: they cannot),
+/// as job_status shows it.
+pub fn set_late_commit_risk(job_name: &str, risk: Option<&str>) -> SyncResult<()> {
+    as_catalog_owner(|| {
+        Spi::run_with_args(
+            "UPDATE insync.job_state SET late_commit_risk = $2 \
+              WHERE job_name = $1 AND late_commit_risk IS DISTINCT FROM $2",
+            &[job_name.into(), risk.into()],
+        )
+        .context("updating insync.job_state")
+    })
+}
+
 pub fn record_run(record: &RunRecord, new_watermark: Option<&str>) -> SyncResult<()> {
     let json = serde_json::to_string(record).expect("run record serializes");
     as_catalog_owner(|| {

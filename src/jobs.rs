@@ -26,6 +26,7 @@ pub struct JobSpec {
     pub columns: Option<Vec<String>>,
     pub lookups: Option<serde_json::Value>,
     pub parallel: Option<String>,
+    pub source_timezone: Option<String>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -37,6 +38,8 @@ pub struct JobSummary {
     pub mode: String,
     pub merge_strategy: String,
     pub columns: Vec<String>,
+    /// Why rows committed late on the source could be skipped (for job_status), if they could.
+    pub late_commit_risk: Option<String>,
 }
 
 pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
@@ -63,6 +66,7 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
     apply(&mut job, spec, true)?;
     let summary = validate_as_owner(&mut job)?;
     catalog::save_job(&job, true, false)?;
+    catalog::set_late_commit_risk(&job.name, summary.late_commit_risk.as_deref())?;
     Ok(summary)
 }
 
@@ -108,6 +112,7 @@ pub fn alter(
         );
     }
     catalog::save_job(&job, false, reset_watermark || watermark_moved)?;
+    catalog::set_late_commit_risk(&job.name, summary.late_commit_risk.as_deref())?;
     Ok(summary)
 }
 
@@ -213,6 +218,12 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     if let Some(l) = spec.lookback {
         job.lookback = cleared(l);
     }
+    if let Some(zone) = spec.source_timezone {
+        job.source_timezone = cleared(zone);
+        if let Some(zone) = &job.source_timezone {
+            check_timezone(&name, zone)?;
+        }
+    }
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };
     }
@@ -220,6 +231,25 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
         job.lookups = parse_lookups(&name, &l)?;
     }
     Ok(())
+}
+
+/// A zone name Postgres knows (`Europe/Paris`, `UTC`, `+02`), tried on a timestamp.
+fn check_timezone(job: &str, zone: &str) -> SyncResult<()> {
+    let zone_owned = zone.to_string();
+    let known = in_subtransaction(move || {
+        Spi::get_one_with_args::<bool>(
+            "SELECT (TIMESTAMP '2000-01-01' AT TIME ZONE $1) IS NOT NULL",
+            &[zone_owned.into()],
+        )
+    });
+    match known {
+        Ok(Ok(Some(true))) => Ok(()),
+        _ => Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("source_timezone '{zone}' of sync job \"{job}\" is not a time zone"),
+            "Give a zone name as in pg_timezone_names, e.g. source_timezone => 'America/New_York'.",
+        )),
+    }
 }
 
 /// One entry of the `lookups` argument, as the user writes it. Unknown keys are refused (a
@@ -310,46 +340,63 @@ fn parse_join(job: &str, pairs: &[String]) -> SyncResult<Vec<JoinPair>> {
         .collect()
 }
 
-/// Integer watermarks are safe when their values come from a sequence default (a run waits
-/// for every transaction holding a value from it) on a local table. Otherwise a value chosen
-/// before its writer first touches the table can commit below a later run's bound: say so.
-fn warn_unguarded_integer_watermark(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+/// An integer watermark is safe from late commits when a local sequence hands out its values
+/// (runs wait for the transactions holding them). Otherwise say so now, and return the risk
+/// job_status shows.
+fn warn_unguarded_integer_watermark(
+    job: &Job,
+    resolved: &resolve::Resolved,
+) -> SyncResult<Option<String>> {
     let Some(wm) = &resolved.plan.watermark else {
-        return Ok(());
+        return Ok(None);
     };
     if wm.kind != crate::plan::WatermarkKind::Integer || job.lookback.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let guarded = match &resolved.watermark_table {
         Some(table) => !crate::window::feeding_sequences(table.oid, &wm.column)?.is_empty(),
         None => false,
     };
-    if !guarded {
-        crate::error::error_with_hint(
-            PgSqlErrorCode::ERRCODE_WARNING,
-            format!(
-                "sync job \"{}\": integer watermark \"{}\" is not filled from a sequence default of a local table, so a value an open transaction holds and commits below a later run's bound is skipped",
-                job.name, wm.column
-            ),
-            "Give the job a lookback (e.g. lookback => '1000') to re-read that many values on every run.",
-        )
-        .report(pgrx::PgLogLevel::NOTICE);
+    if guarded {
+        return Ok(None);
     }
-    Ok(())
+    crate::error::error_with_hint(
+        PgSqlErrorCode::ERRCODE_WARNING,
+        format!(
+            "sync job \"{}\": integer watermark \"{}\" is not filled from a sequence default of a local table, so a value an open transaction holds and commits below a later run's bound is skipped",
+            job.name, wm.column
+        ),
+        "Give the job a lookback (e.g. lookback => '1000') to re-read that many values on every run.",
+    )
+    .report(pgrx::PgLogLevel::NOTICE);
+    Ok(Some(format!(
+        "integer watermark \"{}\" is not filled from a local sequence, so values committed late are skipped (set a lookback)",
+        wm.column
+    )))
 }
 
 /// A time watermark read through another server is safe from late commits only when the
-/// mapped remote role sees every session's transaction start there: warn when it does not.
-fn warn_exposed_remote_watermark(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+/// mapped remote role sees every session's transaction start there: warn when it does not,
+/// and return the risk job_status shows.
+fn warn_exposed_remote_watermark(
+    job: &Job,
+    resolved: &resolve::Resolved,
+) -> SyncResult<Option<String>> {
     let (Some(wm), Some(rel)) = (&resolved.plan.watermark, &resolved.watermark_relation) else {
-        return Ok(());
+        return Ok(None);
     };
     if wm.kind == crate::plan::WatermarkKind::Integer || rel.kind != 'f' {
-        return Ok(());
+        return Ok(None);
     }
     let Some(server) = crate::remote::server_of(rel.oid)? else {
-        return Ok(());
+        return Ok(None);
     };
+    if !server.postgres_fdw {
+        return Ok(job
+            .lookback
+            .is_none()
+            .then(|| crate::remote::unknown_server_risk(&server)));
+    }
     let reader = server.clone();
     let sees_all = match in_subtransaction(move || crate::remote::probe_at_definition(&reader)) {
         Ok(sees_all) => sees_all?,
@@ -365,22 +412,19 @@ fn warn_exposed_remote_watermark(job: &Job, resolved: &resolve::Resolved) -> Syn
             ))
         }
     };
-    let exposed = match sees_all {
-        Some(all) => !all,
-        None => !server.postgres_fdw,
-    };
-    if exposed && job.lookback.is_none() {
-        error_with_hint(
-            PgSqlErrorCode::ERRCODE_WARNING,
-            format!(
-                "sync job \"{}\": the role mapped on server \"{}\" cannot see other sessions' transactions there, so a row committed late on the source (stamped before a run, committed after it) would be skipped",
-                job.name, server.name
-            ),
-            "On the source, GRANT pg_read_all_stats to the mapped role; or give the job a lookback that covers your longest transactions (e.g. lookback => '10 minutes').",
-        )
-        .report(pgrx::PgLogLevel::WARNING);
+    if sees_all != Some(false) || job.lookback.is_some() {
+        return Ok(None);
     }
-    Ok(())
+    error_with_hint(
+        PgSqlErrorCode::ERRCODE_WARNING,
+        format!(
+            "sync job \"{}\": the role mapped on server \"{}\" cannot see other sessions' transactions there, so a row committed late on the source (stamped before a run, committed after it) would be skipped",
+            job.name, server.name
+        ),
+        "On the source, GRANT pg_read_all_stats to the mapped role; or give the job a lookback that covers your longest transactions (e.g. lookback => '10 minutes').",
+    )
+    .report(pgrx::PgLogLevel::WARNING);
+    Ok(Some(crate::remote::hidden_sessions_risk(&server)))
 }
 
 /// Validates the job as its owner, exactly as its runs will see it: the owner's privileges,
@@ -412,9 +456,9 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         })?;
         check_lookback(&name, lookback, wm.kind)?;
     }
-    warn_unguarded_integer_watermark(job, &resolved)?;
+    let integer_risk = warn_unguarded_integer_watermark(job, &resolved)?;
     // First, before a planning estimate opens the remote transaction on its own.
-    warn_exposed_remote_watermark(job, &resolved)?;
+    let remote_risk = warn_exposed_remote_watermark(job, &resolved)?;
     let statements: &[(RunKind, Window)] = match job.mode {
         RunKind::Full => &[(RunKind::Full, Window::Everything)],
         RunKind::Append => &[
@@ -448,6 +492,7 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         })?;
     }
     Ok(JobSummary {
+        late_commit_risk: integer_risk.or(remote_risk),
         job_name: name,
         source: resolved.source.display(),
         target: resolved.target.display(),

@@ -118,10 +118,13 @@ fn transaction_start() -> i64 {
 pub struct RemoteBound {
     pub instant: String,
     pub hidden_sessions: i64,
+    /// Whether the mapped role sees every session there (`None`: not read by this run).
+    pub sees_all: Option<bool>,
 }
 
-/// Opens (or joins) the run's remote transaction on `server` and reads where its window may
-/// end. Refuses when this transaction used the server before, outside insync.
+/// Opens (or joins) the run's remote transaction on `server` (a postgres_fdw server) and
+/// reads where its window may end. Refuses when this transaction used the server before,
+/// outside insync.
 pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<RemoteBound> {
     let xact = transaction_start();
     let opened = OPENED_HERE.with(|o| {
@@ -135,17 +138,8 @@ pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<Re
         return Ok(RemoteBound {
             instant,
             hidden_sessions: 0,
+            sees_all: None,
         });
-    }
-    if !server.postgres_fdw {
-        return Err(error_with_hint(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!(
-                "sync job \"{job}\" reads {relation} through server \"{}\", which is not a postgres_fdw server",
-                server.name
-            ),
-            "Time watermarks over other foreign data wrappers cannot be bounded safely; use mode => 'full'.",
-        ));
     }
     let fdw = fdw_schema()?;
     if used_in_this_transaction(&fdw, server)? {
@@ -169,6 +163,7 @@ pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<Re
     Ok(RemoteBound {
         instant,
         hidden_sessions: activity.hidden_sessions,
+        sees_all: Some(activity.sees_all),
     })
 }
 
@@ -194,6 +189,22 @@ pub fn probe_at_definition(server: &Server) -> SyncResult<Option<bool>> {
     .unwrap_or_default();
     OPENED_HERE.with(|o| o.borrow_mut().push((xact, server.oid, instant)));
     Ok(Some(activity.sees_all))
+}
+
+/// What job_status says when the mapped role cannot see the source's sessions.
+pub fn hidden_sessions_risk(server: &Server) -> String {
+    format!(
+        "the role mapped on server \"{}\" cannot see other sessions there (grant it pg_read_all_stats on the source, or set a lookback)",
+        server.name
+    )
+}
+
+/// What job_status says for a server insync cannot ask about its sessions.
+pub fn unknown_server_risk(server: &Server) -> String {
+    format!(
+        "server \"{}\" is not a postgres_fdw server, so transactions open there cannot be seen (set a lookback)",
+        server.name
+    )
 }
 
 /// The schema postgres_fdw's functions live in (never resolved through search_path).
@@ -286,12 +297,39 @@ pub fn read_activity(server: &Server) -> SyncResult<SourceActivity> {
     })
 }
 
-/// `insync.source_activity_<server oid>`: the source's pg_stat_activity as a foreign table,
-/// kept by the catalog owner as a member of the extension (so pg_dump leaves it out; it is
-/// made again when missing). Readable by every role: each reads it through its own user
-/// mapping and sees what its remote role may see.
+/// The zone the source writes local times in: its TimeZone setting as configured (the value
+/// a session there starts with; postgres_fdw's own sessions run in UTC).
+pub fn source_timezone(server: &Server) -> SyncResult<String> {
+    let table = ensure_mirror(
+        server,
+        "source_settings",
+        "name pg_catalog.text, reset_val pg_catalog.text",
+        "pg_settings",
+    )?;
+    Ok(Spi::get_one::<String>(&format!(
+        "SELECT s.reset_val FROM {table} s WHERE s.name OPERATOR(pg_catalog.=) 'TimeZone'"
+    ))
+    .context("reading the source's TimeZone")?
+    .unwrap_or_else(|| "UTC".into()))
+}
+
 fn ensure_activity_table(server: &Server) -> SyncResult<String> {
-    let name = format!("source_activity_{}", server.oid.to_u32());
+    ensure_mirror(
+        server,
+        "source_activity",
+        "pid pg_catalog.int4, datname pg_catalog.text, application_name pg_catalog.text, \
+         backend_type pg_catalog.text, state pg_catalog.text, xact_start pg_catalog.timestamptz, \
+         query_start pg_catalog.timestamptz, query pg_catalog.text",
+        "pg_stat_activity",
+    )
+}
+
+/// `insync.<prefix>_<server oid>`: a catalog view of the source (`pg_catalog.<remote>`) as a
+/// foreign table, kept by the catalog owner as a member of the extension (so pg_dump leaves
+/// it out; it is made again when missing). Readable by every role: each reads it through
+/// its own user mapping and sees what its remote role may see.
+fn ensure_mirror(server: &Server, prefix: &str, columns: &str, remote: &str) -> SyncResult<String> {
+    let name = format!("{prefix}_{}", server.oid.to_u32());
     let qualified = format!("insync.{}", quote_ident(&name));
     let exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c \
@@ -299,26 +337,32 @@ fn ensure_activity_table(server: &Server) -> SyncResult<String> {
           WHERE n.nspname OPERATOR(pg_catalog.=) 'insync' AND c.relname OPERATOR(pg_catalog.=) $1)",
         &[name.clone().into()],
     )
-    .context("looking for the source's activity table")?
+    .context("looking for insync's foreign table over the source's catalog")?
     .unwrap_or(false);
     if !exists {
         let server_name = quote_ident(&server.name);
         as_catalog_owner(|| {
             Spi::run(&format!(
-                "CREATE FOREIGN TABLE {qualified} (pid pg_catalog.int4, datname pg_catalog.text, \
-                   application_name pg_catalog.text, backend_type pg_catalog.text, state pg_catalog.text, \
-                   xact_start pg_catalog.timestamptz, query_start pg_catalog.timestamptz, query pg_catalog.text) \
-                 SERVER {server_name} OPTIONS (schema_name 'pg_catalog', table_name 'pg_stat_activity')"
+                "CREATE FOREIGN TABLE {qualified} ({columns}) \
+                 SERVER {server_name} OPTIONS (schema_name 'pg_catalog', table_name {})",
+                quote_literal(remote)
             ))
-            .and_then(|_| Spi::run(&format!("ALTER EXTENSION insync ADD FOREIGN TABLE {qualified}")))
+            .and_then(|_| {
+                Spi::run(&format!(
+                    "ALTER EXTENSION insync ADD FOREIGN TABLE {qualified}"
+                ))
+            })
             .and_then(|_| Spi::run(&format!("GRANT SELECT ON {qualified} TO PUBLIC")))
             .and_then(|_| {
                 Spi::run(&format!(
-                    "COMMENT ON FOREIGN TABLE {qualified} IS 'pg_stat_activity of server {}: where insync runs reading it may end their windows'",
-                    server.name.replace('\'', "''")
+                    "COMMENT ON FOREIGN TABLE {qualified} IS {}",
+                    quote_literal(&format!(
+                        "{remote} of server {}: read by insync runs to bound their windows",
+                        server.name
+                    ))
                 ))
             })
-            .context("creating the source's activity table")
+            .context("creating a foreign table over the source's catalog")
         })?;
     }
     Ok(qualified)

@@ -114,16 +114,38 @@ pub fn safe_upper_bound(
     resolved: &resolve::Resolved,
     run: RunKind,
 ) -> SyncResult<Option<String>> {
-    let remote = match &resolved.watermark_relation {
+    let server = match &resolved.watermark_relation {
         Some(rel) if rel.kind == 'f' => crate::remote::server_of(rel.oid)?.map(|s| (s, rel)),
         _ => None,
+    };
+    // Another data wrapper cannot be asked about its sessions: the local clock bounds the
+    // window, and job_status says the job is exposed.
+    let remote = match server {
+        Some((server, _)) if !server.postgres_fdw => {
+            let risk = crate::remote::unknown_server_risk(&server);
+            catalog::set_late_commit_risk(
+                &job.name,
+                job.lookback.is_none().then_some(risk.as_str()),
+            )?;
+            None
+        }
+        other => other,
     };
     match (kind.safe_bound_from_instant_sql(), remote) {
         // Read through the server: the source's own clock and open transactions.
         (Some(bound_sql), Some((server, rel))) => {
             let bound = crate::remote::safe_instant(&job.name, &server, &rel.display())?;
+            if let Some(sees_all) = bound.sees_all {
+                let risk = crate::remote::hidden_sessions_risk(&server);
+                let exposed = !sees_all && job.lookback.is_none();
+                catalog::set_late_commit_risk(&job.name, exposed.then_some(risk.as_str()))?;
+            }
+            let zone = match &job.source_timezone {
+                Some(zone) => zone.clone(),
+                None => crate::remote::source_timezone(&server)?,
+            };
             let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
-            Spi::get_one_with_args::<String>(&sql, &[bound.instant.into()])
+            Spi::get_one_with_args::<String>(&sql, &[bound.instant.into(), zone.into()])
                 .context("computing the window's upper bound")
         }
         (Some(bound_sql), None) => {
@@ -147,8 +169,15 @@ pub fn safe_upper_bound(
                 }
                 _ => instant,
             };
+            // Local times are read in the job's zone, else this session's (as writers here would).
+            let zone = match &job.source_timezone {
+                Some(zone) => zone.clone(),
+                None => Spi::get_one::<String>("SELECT pg_catalog.current_setting('TimeZone')")
+                    .context("reading TimeZone")?
+                    .unwrap_or_else(|| "UTC".into()),
+            };
             let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
-            Spi::get_one_with_args::<String>(&sql, &[instant.into()])
+            Spi::get_one_with_args::<String>(&sql, &[instant.into(), zone.into()])
                 .context("computing the window's upper bound")
         }
         (None, _) => {

@@ -10,3 +10,7 @@ SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer
 SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer',
                           key => '{customer_id}', watermark => 'updated_at', lookback => '3 parsecs');
 SELECT count(*) AS jobs FROM insync.jobs;
+-- The zone local times are written in must be one Postgres knows.
+SELECT * FROM sync_define('j1', source => 'ods.customer', target => 'dw.customer',
+                          key => '{customer_id}', watermark => 'updated_at', source_timezone => 'Mars/Olympus');
+SELECT count(*) AS jobs FROM insync.jobs;
