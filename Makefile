@@ -50,6 +50,7 @@ bench: install
 	bash bench/parallel.sh
 	bash bench/dedup.sh
 	bash bench/remap.sh
+	bash bench/remote.sh
 
 lint:
 	cargo fmt --check

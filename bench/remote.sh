@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): a source on another server. An OLTP cluster (127.0.0.1:54336) holds
+# a 2,000,000-row customer table; the warehouse (127.0.0.1:54335) reads it through
+# postgres_fdw. Side by side, in one run: insync, the hand-written pushed-down upsert, and a
+# \copy pipeline (source -> stdout -> warehouse staging -> upsert), for the initial load,
+# 200,000 changed rows and 1 changed row. Prints times, ratios and the rows each side read on
+# the source (the source's table counters, read after the warehouse disconnected).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WH_PORT=${INSYNC_BENCH_PORT:-54335}
+SRC_PORT=${INSYNC_BENCH_SRC_PORT:-54336}
+WH_DIR=/tmp/insync-bench-wh
+SRC_DIR=/tmp/insync-bench-src
+ROWS=${BENCH_ROWS:-2000000}
+CHANGED=${BENCH_CHANGED:-200000}
+source scripts/pg.sh
+SETTINGS=(shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=1h)
+scripts/cluster.sh start "$SRC_DIR" "$SRC_PORT" "${SETTINGS[@]}"
+scripts/cluster.sh start "$WH_DIR" "$WH_PORT" "${SETTINGS[@]}"
+trap 'scripts/cluster.sh stop "$WH_DIR"; scripts/cluster.sh stop "$SRC_DIR"' EXIT
+"$PGBIN/createdb" -h 127.0.0.1 -p "$SRC_PORT" -U postgres oltp
+"$PGBIN/createdb" -h 127.0.0.1 -p "$WH_PORT" -U postgres warehouse
+wh() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$WH_PORT" -U postgres -d warehouse "$@"; }
+src() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d oltp "$@"; }
+ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(((t1 - t0) / 1000))e-3 | awk '{printf "%.1f", $1}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+disconnect() {
+  wh -At -c "SELECT postgres_fdw_disconnect_all()" >/dev/null
+  until [ "$(src -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('postgres_fdw', 'insync')")" = 0 ]; do sleep 0.1; done
+}
+# Rows read on the source by what ran since the last call.
+rows_read() {
+  disconnect
+  local n
+  n=$(src -At -c "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables WHERE relname = 'customer'")
+  src -At -c "SELECT pg_stat_reset()" >/dev/null
+  echo "$n"
+}
+
+echo "machine: $(nproc) cores; setup: $ROWS source rows"
+src <<SQL
+CREATE TABLE customer (id bigint PRIMARY KEY, customer_id int, amount numeric(12,2), status text,
+                       note text, updated_at timestamptz NOT NULL);
+INSERT INTO customer SELECT g, g % 50000, (g % 1000) / 10.0, 'open', md5(g::text), now() - interval '1 day'
+  FROM generate_series(1, $ROWS) g;
+CREATE INDEX customer_updated_at ON customer (updated_at);
+VACUUM ANALYZE customer;
+SQL
+wh <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION insync;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER oltp FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '$SRC_PORT', dbname 'oltp', fetch_size '10000');
+CREATE USER MAPPING FOR postgres SERVER oltp OPTIONS (user 'postgres');
+CREATE SCHEMA remote;
+IMPORT FOREIGN SCHEMA public FROM SERVER oltp INTO remote;
+CREATE TABLE dst_insync (id bigint PRIMARY KEY, customer_id int, amount numeric(12,2), status text, note text, updated_at timestamptz);
+CREATE TABLE dst_hand (LIKE dst_insync INCLUDING ALL);
+CREATE TABLE dst_copy (LIKE dst_insync INCLUDING ALL);
+CREATE UNLOGGED TABLE staging (LIKE dst_insync);
+SELECT job_name FROM sync_define('bench', source => 'remote.customer', target => 'dst_insync', key => '{id}', watermark => 'updated_at');
+SQL
+UPSERT="ON CONFLICT (id) DO UPDATE SET customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount,
+        status = EXCLUDED.status, note = EXCLUDED.note, updated_at = EXCLUDED.updated_at"
+copy_pipeline() { # WHERE: source -> stdout -> staging -> upsert into dst_copy
+  wh -c "TRUNCATE staging"
+  src -c "\\copy (SELECT * FROM customer WHERE $1) TO STDOUT" | wh -c "\\copy staging FROM STDIN"
+  wh -c "INSERT INTO dst_copy SELECT * FROM staging $UPSERT"
+}
+rows_read >/dev/null
+results=()
+measure() { # LABEL WHERE-for-hand-and-copy
+  local label=$1 where=$2 t_insync t_hand t_copy r_insync r_hand r_copy
+  wh -c CHECKPOINT; src -c CHECKPOINT
+  t_hand=$(ms wh -c "INSERT INTO dst_hand SELECT * FROM remote.customer WHERE $where $UPSERT"); r_hand=$(rows_read)
+  t_insync=$(ms wh -c "SELECT * FROM sync_incremental('bench')"); r_insync=$(rows_read)
+  t_copy=$(ms copy_pipeline "$where"); r_copy=$(rows_read)
+  results+=("$(printf '%-28s %10s %10s %10s %8s %8s   %s / %s / %s' "$label" "$t_insync" "$t_hand" "$t_copy" \
+    "$(ratio "$t_insync" "$t_hand")" "$(ratio "$t_insync" "$t_copy")" "$r_insync" "$r_hand" "$r_copy")")
+}
+measure "initial load" "true"
+W=$(wh -At -c "SELECT watermark FROM insync.job_state WHERE job_name = 'bench'")
+src -c "UPDATE customer SET amount = amount + 1, status = 'paid', updated_at = clock_timestamp() WHERE id % ($ROWS / $CHANGED) = 0"
+src -c "VACUUM ANALYZE customer"
+sleep 1.2
+measure "$CHANGED changed rows" "updated_at > '$W'"
+W=$(wh -At -c "SELECT watermark FROM insync.job_state WHERE job_name = 'bench'")
+src -c "UPDATE customer SET status = 'late', updated_at = clock_timestamp() WHERE id = 42"
+sleep 1.2
+measure "1 changed row" "updated_at > '$W'"
+diffs=$(wh -At -c "SELECT count(*) FROM ((TABLE dst_insync EXCEPT TABLE dst_hand) UNION ALL (TABLE dst_hand EXCEPT TABLE dst_insync)) d")
+
+printf '\n%-28s %10s %10s %10s %8s %8s   %s\n' "workload" "insync ms" "hand ms" "copy ms" "÷hand" "÷copy" "rows read on the source (insync / hand / copy)"
+printf '%s\n' "${results[@]}"
+printf 'rows differing between insync and hand-written targets: %s\n' "$diffs"
