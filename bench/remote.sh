@@ -15,9 +15,13 @@ ROWS=${BENCH_ROWS:-2000000}
 CHANGED=${BENCH_CHANGED:-200000}
 source scripts/pg.sh
 SETTINGS=(shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=1h)
-scripts/cluster.sh start "$SRC_DIR" "$SRC_PORT" "${SETTINGS[@]}"
-scripts/cluster.sh start "$WH_DIR" "$WH_PORT" "${SETTINGS[@]}"
-trap 'scripts/cluster.sh stop "$WH_DIR"; scripts/cluster.sh stop "$SRC_DIR"' EXIT
+scripts/cluster.sh start "$SRC_DIR" "$SRC_PORT" "${SETTINGS[@]}" ${BENCH_SRC_LOG:+log_min_duration_statement=$BENCH_SRC_LOG}
+# BENCH_EXPLAIN=1 logs the warehouse's slow plans (with timings) to $WH_DIR/server.log.
+WH_SETTINGS=("${SETTINGS[@]}")
+[ "${BENCH_EXPLAIN:-0}" = 1 ] && WH_SETTINGS+=(session_preload_libraries=auto_explain auto_explain.log_min_duration=500
+  auto_explain.log_analyze=on auto_explain.log_nested_statements=on auto_explain.log_verbose=on)
+scripts/cluster.sh start "$WH_DIR" "$WH_PORT" "${WH_SETTINGS[@]}"
+trap '[ "${BENCH_KEEP:-0}" = 1 ] || { scripts/cluster.sh stop "$WH_DIR"; scripts/cluster.sh stop "$SRC_DIR"; }' EXIT
 "$PGBIN/createdb" -h 127.0.0.1 -p "$SRC_PORT" -U postgres oltp
 "$PGBIN/createdb" -h 127.0.0.1 -p "$WH_PORT" -U postgres warehouse
 wh() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$WH_PORT" -U postgres -d warehouse "$@"; }

@@ -236,10 +236,9 @@ fn execute_window(
     parallel: Option<i32>,
     record: &mut RunRecord,
 ) -> SyncResult<Option<String>> {
-    let resolved = resolve::resolve(job)?;
-    let plan = &resolved.plan;
+    let mut resolved = resolve::resolve(job)?;
     refuse_duplicated_target(job, &resolved)?;
-    let (low, high) = match &plan.watermark {
+    let (low, high) = match &resolved.plan.watermark {
         Some(wm) => {
             let high = crate::window::safe_upper_bound(job, wm.kind, &resolved, kind)?;
             let low = if kind == RunKind::Full {
@@ -251,6 +250,16 @@ fn execute_window(
         }
         None => (None, None),
     };
+    // Asked only now: the window's bound is what opens a run's remote transaction.
+    if resolved.source.kind == 'f' && !resolved.plan.source_key_unique {
+        if let Some(server) =
+            crate::remote::server_of(resolved.source.oid)?.filter(|s| s.postgres_fdw)
+        {
+            resolved.plan.source_key_unique =
+                crate::remote::key_unique(&server, resolved.source.oid, &resolved.plan.keys)?;
+        }
+    }
+    let plan = &resolved.plan;
     record.window_low = low.clone();
     record.window_high = high.clone();
     let window = match (kind, &low) {

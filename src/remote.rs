@@ -313,6 +313,64 @@ pub fn source_timezone(server: &Server) -> SyncResult<String> {
     .unwrap_or_else(|| "UTC".into()))
 }
 
+/// Whether the remote table behind `foreign_table` has a primary key or unique constraint on
+/// exactly `keys` (as its information_schema shows it to the mapped role). Then a run needs no
+/// latest-row-per-key pass, which for a remote window is a sort of every row it fetched.
+pub fn key_unique(
+    server: &Server,
+    foreign_table: pg_sys::Oid,
+    keys: &[String],
+) -> SyncResult<bool> {
+    let constraints = ensure_mirror(
+        server,
+        "source_constraints",
+        "constraint_schema pg_catalog.text, constraint_name pg_catalog.text, table_schema pg_catalog.text, \
+         table_name pg_catalog.text, constraint_type pg_catalog.text",
+        "information_schema.table_constraints",
+    )?;
+    let columns = ensure_mirror(
+        server,
+        "source_key_columns",
+        "constraint_schema pg_catalog.text, constraint_name pg_catalog.text, table_name pg_catalog.text, \
+         column_name pg_catalog.text",
+        "information_schema.key_column_usage",
+    )?;
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    // The remote name first, so that the filters below are sent to the source as constants.
+    let (schema, table) = Spi::get_two_with_args::<String, String>(
+        "SELECT coalesce((SELECT pg_catalog.substr(o, 13) FROM pg_catalog.unnest(t.ftoptions) o \
+                           WHERE o OPERATOR(pg_catalog.^@) 'schema_name=' LIMIT 1), n.nspname::pg_catalog.text), \
+                coalesce((SELECT pg_catalog.substr(o, 12) FROM pg_catalog.unnest(t.ftoptions) o \
+                           WHERE o OPERATOR(pg_catalog.^@) 'table_name=' LIMIT 1), c.relname::pg_catalog.text) \
+           FROM pg_catalog.pg_foreign_table t \
+           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.ftrelid \
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+          WHERE t.ftrelid OPERATOR(pg_catalog.=) $1",
+        &[foreign_table.into()],
+    )
+    .context("reading the foreign table's options")?;
+    let (Some(schema), Some(table)) = (schema, table) else {
+        return Ok(false);
+    };
+    Spi::get_one_with_args::<bool>(
+        &format!(
+            "SELECT COALESCE(pg_catalog.bool_or(u.columns OPERATOR(pg_catalog.=) $3::pg_catalog.text[]), false) FROM ( \
+               SELECT pg_catalog.array_agg(k.column_name ORDER BY k.column_name COLLATE \"C\") AS columns \
+                 FROM {constraints} tc JOIN {columns} k \
+                   ON k.constraint_schema OPERATOR(pg_catalog.=) tc.constraint_schema \
+                  AND k.constraint_name OPERATOR(pg_catalog.=) tc.constraint_name \
+                  AND k.table_name OPERATOR(pg_catalog.=) tc.table_name \
+                WHERE tc.table_schema OPERATOR(pg_catalog.=) $1 AND tc.table_name OPERATOR(pg_catalog.=) $2 \
+                  AND tc.constraint_type OPERATOR(pg_catalog.=) ANY ('{{PRIMARY KEY,UNIQUE}}'::pg_catalog.text[]) \
+                GROUP BY tc.constraint_schema, tc.constraint_name) u"
+        ),
+        &[schema.into(), table.into(), sorted.into()],
+    )
+    .context("reading the source's unique constraints")
+    .map(|unique| unique.unwrap_or(false))
+}
+
 fn ensure_activity_table(server: &Server) -> SyncResult<String> {
     ensure_mirror(
         server,
@@ -324,7 +382,8 @@ fn ensure_activity_table(server: &Server) -> SyncResult<String> {
     )
 }
 
-/// `insync.<prefix>_<server oid>`: a catalog view of the source (`pg_catalog.<remote>`) as a
+/// `insync.<prefix>_<server oid>`: a catalog view of the source (`<remote>`, in pg_catalog
+/// unless it names its schema) as a
 /// foreign table, kept by the catalog owner as a member of the extension (so pg_dump leaves
 /// it out; it is made again when missing). Readable by every role: each reads it through
 /// its own user mapping and sees what its remote role may see.
@@ -342,10 +401,12 @@ fn ensure_mirror(server: &Server, prefix: &str, columns: &str, remote: &str) -> 
     if !exists {
         let server_name = quote_ident(&server.name);
         as_catalog_owner(|| {
+            let (schema, table) = remote.split_once('.').unwrap_or(("pg_catalog", remote));
             Spi::run(&format!(
                 "CREATE FOREIGN TABLE {qualified} ({columns}) \
-                 SERVER {server_name} OPTIONS (schema_name 'pg_catalog', table_name {})",
-                quote_literal(remote)
+                 SERVER {server_name} OPTIONS (schema_name {}, table_name {})",
+                quote_literal(schema),
+                quote_literal(table)
             ))
             .and_then(|_| {
                 Spi::run(&format!(

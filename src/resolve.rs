@@ -473,6 +473,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             source_key_unique,
             strategy,
             target_partitioned: target.kind == 'p',
+            source_foreign: source.kind == 'f',
             dialect,
         },
         source,

@@ -273,6 +273,8 @@ pub struct SyncPlan {
     pub strategy: MergeStrategy,
     /// Partitioned targets cannot return `xmax`; inserts are told apart by a key lookup.
     pub target_partitioned: bool,
+    /// The source is a foreign table: its window is fetched over the network, once.
+    pub source_foreign: bool,
     /// The engine the SQL is for (detected once per run, see `resolve`).
     pub dialect: segment::Dialect,
 }
@@ -469,9 +471,10 @@ impl SyncPlan {
         let keys_not_null = format!("NOT ({})", self.any_key_null("src"));
         // The window is read more than once (merge, counts): materialize it only when picking
         // the latest row per key makes re-reading costly; a plain index range is cheaper to rescan.
-        // A hash slice reads the whole window to keep its share: read it once.
+        // A hash slice reads the whole window to keep its share, and a foreign source would be
+        // fetched again for the counts: read those once.
         let hash_slice = matches!(segment.map(|s| &s.slice), Some(Slice::Hash { .. }));
-        let materialized = if self.needs_latest() || hash_slice {
+        let materialized = if self.needs_latest() || hash_slice || self.source_foreign {
             "MATERIALIZED"
         } else {
             "NOT MATERIALIZED"
@@ -651,6 +654,7 @@ pub(crate) mod tests {
             source_key_unique: true,
             strategy: MergeStrategy::Upsert,
             target_partitioned: false,
+            source_foreign: false,
             dialect: segment::Dialect::postgres(150000),
         }
     }
@@ -927,6 +931,18 @@ pub(crate) mod tests {
         let sql = plan.null_key_count(Window::Range);
         assert!(sql.contains("ORDER BY id LIMIT 3)"), "{sql}");
         assert!(sql.ends_with("IS NULL)"), "{sql}");
+    }
+
+    #[test]
+    fn a_foreign_window_is_fetched_once() {
+        let mut plan = customer_plan();
+        assert!(plan
+            .merge_statement(RunKind::Incremental, Window::Range)
+            .starts_with("WITH src AS NOT MATERIALIZED"));
+        plan.source_foreign = true;
+        assert!(plan
+            .merge_statement(RunKind::Incremental, Window::Range)
+            .starts_with("WITH src AS MATERIALIZED"));
     }
 
     #[test]
