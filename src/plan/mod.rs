@@ -527,12 +527,15 @@ impl SyncPlan {
                 // target holds at most one row per key (checked before the merge), so such a
                 // row differs from its source row, or that row would not be in `diff`. (A row
                 // a concurrent update made identical meanwhile is replaced too: no copy is left
-                // beside the inserted one.) The join compares keys only, no payload per row.
+                // beside the inserted one.) The join compares keys only, and with their distinct
+                // values, which the planner knows to be unique (it knows nothing of a CTE's
+                // columns), it hashes those rather than the whole target.
                 let diff_cols = self.column_list(Some("diff"));
                 if kind != RunKind::Append {
                     ctes.push(format!(
-                        "replaced AS (DELETE FROM {target} t USING diff WHERE {} RETURNING {})",
-                        self.keys_match("t", "diff"),
+                        "replaced AS (DELETE FROM {target} t USING (SELECT DISTINCT {} FROM diff) k WHERE {} RETURNING {})",
+                        self.key_list(None),
+                        self.keys_match("t", "k"),
                         self.key_list(Some("t"))
                     ));
                 }
@@ -914,8 +917,8 @@ pub(crate) mod tests {
     #[test]
     fn delete_insert_replaces_only_changed_rows() {
         let sql = delete_insert_plan().merge_statement(RunKind::Incremental, Window::Range);
-        assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING diff WHERE t.\"customer_id\" = diff.\"customer_id\" \
-             RETURNING t.\"customer_id\")"), "{sql}");
+        assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT \"customer_id\" FROM diff) k \
+             WHERE t.\"customer_id\" = k.\"customer_id\" RETURNING t.\"customer_id\")"), "{sql}");
         assert!(sql.contains("added AS (INSERT INTO \"dw\".\"customer\" (\"customer_id\", \"name\", \"updated_at\") \
              SELECT diff.\"customer_id\", diff.\"name\", diff.\"updated_at\" FROM diff RETURNING 1)"), "{sql}");
         assert!(!sql.contains("ON CONFLICT"), "{sql}");
@@ -956,7 +959,7 @@ pub(crate) mod tests {
         );
         // Deletes and inserts as without the index.
         assert!(
-            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING diff WHERE"),
+            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT"),
             "{sql}"
         );
     }
@@ -984,6 +987,13 @@ pub(crate) mod tests {
         );
         assert!(
             sql.contains("NOT (d.\"tenant\" IS NULL OR d.\"customer_id\" IS NULL)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "USING (SELECT DISTINCT \"tenant\", \"customer_id\" FROM diff) k \
+             WHERE t.\"tenant\" = k.\"tenant\" AND t.\"customer_id\" = k.\"customer_id\" RETURNING"
+            ),
             "{sql}"
         );
     }

@@ -466,7 +466,7 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING diff WHERE"),
+            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT"),
             "{sql}"
         );
         assert!(!sql.contains("NOT EXISTS"), "{sql}");
