@@ -313,9 +313,11 @@ fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResu
     if resolved.plan.strategy != MergeStrategy::DeleteInsert {
         return Ok(());
     }
-    let duplicated = Spi::get_one::<i64>(&resolved.plan.target_duplicate_keys())
-        .context("checking the target for duplicates")?
-        .unwrap_or(0);
+    let duplicated = crate::settings::sorted_grouping(|| {
+        Spi::get_one::<i64>(&resolved.plan.target_duplicate_keys())
+    })
+    .context("checking the target for duplicates")?
+    .unwrap_or(0);
     if duplicated == 0 {
         return Ok(());
     }

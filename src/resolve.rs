@@ -206,6 +206,28 @@ fn has_unique_index(rel: pg_sys::Oid, keys: &[String], exact: bool) -> SyncResul
     )
 }
 
+/// Whether `rel` has an index that finds the rows of one key: a valid, non-partial btree or hash
+/// index whose leading columns are the key columns (in any order), or a unique one on some of
+/// them. Delete+insert merges look keys up in it; without one they hash (see `plan`).
+fn has_key_index(rel: pg_sys::Oid, keys: &[String]) -> SyncResult<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+            JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+          WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL AND am.amname IN ('btree', 'hash') \
+            AND ((SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
+                   WHERE a.attrelid = i.indrelid \
+                     AND a.attnum = ANY ((i.indkey::int2[])[0:least(i.indnkeyatts, cardinality($2::text[])) - 1])) \
+                  = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k) \
+              OR (i.indisunique AND i.indexprs IS NULL \
+                  AND (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_attribute a \
+                        WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
+                      <@ $2::text[])))";
+    Ok(
+        Spi::get_one_with_args::<bool>(sql, &[rel.into(), keys.to_vec().into()])
+            .context("reading pg_index")?
+            .unwrap_or(false),
+    )
+}
+
 fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
     cols.iter().find(|c| c.name == name)
 }
@@ -455,6 +477,8 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
     } else {
         MergeStrategy::DeleteInsert
     };
+    let target_key_indexed =
+        strategy == MergeStrategy::DeleteInsert && has_key_index(target.oid, &job.keys)?;
     let (watermark, watermark_table, watermark_relation) = match watermark {
         Some((w, rel)) => {
             let table = rel.is_table().then(|| rel.clone());
@@ -474,6 +498,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             strategy,
             target_partitioned: target.kind == 'p',
             source_foreign: source.kind == 'f',
+            target_key_indexed,
             dialect,
         },
         source,

@@ -35,3 +35,12 @@ pub fn with_settings<R>(settings: &[(&CStr, &CStr)], f: impl FnOnce() -> R) -> R
 pub fn bulk<R>(f: impl FnOnce() -> R) -> R {
     with_settings(&[(c"jit", c"off")], f)
 }
+
+/// Settings for the duplicate-key check of a delete+insert target (insync's own statement over
+/// the target's key columns, no user expression): group by sorting, without JIT. Hash
+/// aggregation of one group per key spills and was measured ~1.7x slower than sorting
+/// (PostgreSQL 15: 48 vs 28 ms for 100,000 keys, 320 vs 185 ms for 500,000), and the check
+/// runs before every merge into such a target, window empty or not.
+pub fn sorted_grouping<R>(f: impl FnOnce() -> R) -> R {
+    with_settings(&[(c"enable_hashagg", c"off"), (c"jit", c"off")], f)
+}

@@ -275,11 +275,15 @@ pub struct SyncPlan {
     pub target_partitioned: bool,
     /// The source is a foreign table: its window is fetched over the network, once.
     pub source_foreign: bool,
+    /// The target has an index that finds the rows of one key (see `resolve`). Delete+insert
+    /// then looks the window's keys up in it; without one it compares the window with the
+    /// target through a FULL JOIN, which no plan can turn into a target scan per window row.
+    pub target_key_indexed: bool,
     /// The engine the SQL is for (detected once per run, see `resolve`).
     pub dialect: segment::Dialect,
 }
 
-/// Which rows a run reads. Window bounds travel as text parameters: `$1` = exclusive low,
+/// Which rows a run reads. Window bounds travel as parameters of the bound type (see `window::WindowBounds`): `$1` = exclusive low,
 /// `$2` = inclusive high. Each shape gets its own predicate so that the common one stays a
 /// plain range that an index on the watermark can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -472,13 +476,19 @@ impl SyncPlan {
         // The window is read more than once (merge, counts): materialize it only when picking
         // the latest row per key makes re-reading costly; a plain index range is cheaper to rescan.
         // A hash slice reads the whole window to keep its share, and a foreign source would be
-        // fetched again for the counts: read those once.
+        // fetched again for the counts: read those once. So does a delete+insert through a
+        // FULL JOIN, whose one-time filter reads the window too (see `rows_to_write`): from
+        // the materialized window that costs one row, not a scan.
         let hash_slice = matches!(segment.map(|s| &s.slice), Some(Slice::Hash { .. }));
-        let materialized = if self.needs_latest() || hash_slice || self.source_foreign {
-            "MATERIALIZED"
-        } else {
-            "NOT MATERIALIZED"
-        };
+        let gated_full_join = self.strategy == MergeStrategy::DeleteInsert
+            && !self.target_key_indexed
+            && window != Window::Everything;
+        let materialized =
+            if self.needs_latest() || hash_slice || self.source_foreign || gated_full_join {
+                "MATERIALIZED"
+            } else {
+                "NOT MATERIALIZED"
+            };
         let mut ctes = vec![format!(
             "src AS {materialized} ({})",
             self.source_rows_of(window, segment.map(|s| &s.slice))
@@ -516,37 +526,44 @@ impl SyncPlan {
                     .to_string()
             }
             MergeStrategy::DeleteInsert => {
-                // Both statements see the target as it was before this one: rows that changed
-                // are deleted, rows with no identical copy are inserted.
-                let differs = self.payload_differs("t", "src");
+                ctes.push(format!(
+                    "diff AS MATERIALIZED ({})",
+                    self.rows_to_write(kind, window)
+                ));
+                // Every statement sees the target as it was before this one: `diff` holds the
+                // rows to write, and a target row is replaced when its key is among them. The
+                // target holds at most one row per key (checked before the merge), so such a
+                // row differs from its source row, or that row would not be in `diff`. (A row
+                // a concurrent update made identical meanwhile is replaced too: no copy is left
+                // beside the inserted one.) The join compares keys only, and with their distinct
+                // values, which the planner knows to be unique (it knows nothing of a CTE's
+                // columns), it hashes those rather than the whole target.
+                let diff_cols = self.column_list(Some("diff"));
                 if kind != RunKind::Append {
                     ctes.push(format!(
-                        "replaced AS (DELETE FROM {target} t USING src WHERE {} AND {differs} RETURNING {})",
-                        self.keys_match("t", "src"),
+                        "replaced AS (DELETE FROM {target} t USING (SELECT DISTINCT {} FROM diff) k WHERE {} RETURNING {})",
+                        self.key_list(None),
+                        self.keys_match("t", "k"),
                         self.key_list(Some("t"))
                     ));
                 }
-                let exists = match kind {
-                    RunKind::Append => self.keys_match("t", "src"),
-                    _ => format!("{} AND NOT ({differs})", self.keys_match("t", "src")),
-                };
                 ctes.push(format!(
-                    "added AS (INSERT INTO {target} ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
-                     AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {exists}) RETURNING {})",
-                    self.key_list(None)
+                    "added AS (INSERT INTO {target} ({cols}) SELECT {diff_cols} FROM diff RETURNING 1)"
                 ));
-                let was_replaced = if kind == RunKind::Append {
-                    "false".to_string()
+                // Each written row has its own key (the source read keeps one row per key), and
+                // every replaced row's key is one of them: a written row is an update when its
+                // key was replaced. Counted without comparing the two lists row by row.
+                if kind == RunKind::Append {
+                    "m.inserted, m.updated FROM (SELECT count(*) AS inserted, 0::bigint AS updated FROM added) m"
+                        .to_string()
                 } else {
                     format!(
-                        "EXISTS (SELECT 1 FROM replaced r WHERE {})",
-                        self.keys_match("r", "a")
+                        "m.inserted, m.updated FROM (SELECT a.n - u.n AS inserted, u.n AS updated \
+                         FROM (SELECT count(*) AS n FROM added) a, \
+                         (SELECT count(*) AS n FROM (SELECT DISTINCT {} FROM replaced) r) u) m",
+                        self.key_list(None)
                     )
-                };
-                format!(
-                    "m.inserted, m.updated FROM (SELECT count(*) FILTER (WHERE NOT {was_replaced}) AS inserted, \
-                     count(*) FILTER (WHERE {was_replaced}) AS updated FROM added a) m"
-                )
+                }
             }
         };
         let deleted = if kind == RunKind::Full {
@@ -575,6 +592,59 @@ impl SyncPlan {
             ctes.join(", "),
             self.any_key_null("src")
         )
+    }
+
+    /// Delete+insert: the source rows (of `src`) to write — those with a key and no identical
+    /// row in the target (append: no target row with their key at all).
+    ///
+    /// With an index on the target's key, an anti-join whose plan looks each row up in it.
+    /// Without one, a FULL JOIN: PostgreSQL runs it only as a hash or merge join, so a window
+    /// estimated at one row cannot become a nested loop scanning the whole target per window
+    /// row. `OFFSET 0` keeps the filter above from reducing it to a LEFT JOIN (which could), and
+    /// the flag, an expression the planner has no statistics for, keeps the estimate of `diff`
+    /// a large share of the target, so the DELETE joining `diff` hashes too. A window (not a
+    /// full run) is only compared when it has a row (`EXISTS`, a one-time filter): an empty one
+    /// does not read the target.
+    fn rows_to_write(&self, kind: RunKind, window: Window) -> String {
+        let keys_not_null = |alias: &str| format!("NOT ({})", self.any_key_null(alias));
+        let identical = match kind {
+            RunKind::Append => self.keys_match("t", "src"),
+            _ => format!(
+                "{} AND NOT ({})",
+                self.keys_match("t", "src"),
+                self.payload_differs("t", "src")
+            ),
+        };
+        if self.target_key_indexed {
+            return format!(
+                "SELECT src.* FROM src WHERE {} AND NOT EXISTS (SELECT 1 FROM {} t WHERE {identical})",
+                keys_not_null("src"),
+                self.target.sql()
+            );
+        }
+        let flag = self.fresh_column_name("insync_unmatched");
+        let gate = if window == Window::Everything {
+            ""
+        } else {
+            " WHERE EXISTS (SELECT FROM src)"
+        };
+        format!(
+            "SELECT {} FROM (SELECT src.*, t.{} IS NULL AS {flag} FROM src FULL JOIN {} t ON {identical}{gate} \
+             OFFSET 0) d WHERE d.{flag} AND {}",
+            self.column_list(Some("d")),
+            quote_ident(&self.keys[0]),
+            self.target.sql(),
+            keys_not_null("d")
+        )
+    }
+
+    /// `base`, or `base` with underscores appended, whichever no copied column is named.
+    fn fresh_column_name(&self, base: &str) -> String {
+        let mut name = base.to_string();
+        while self.columns.iter().any(|c| c.name == name) {
+            name.push('_');
+        }
+        quote_ident(&name)
     }
 
     /// Counts source rows in the window with a NULL key (run only to word the error).
@@ -655,6 +725,7 @@ pub(crate) mod tests {
             strategy: MergeStrategy::Upsert,
             target_partitioned: false,
             source_foreign: false,
+            target_key_indexed: false,
             dialect: segment::Dialect::postgres(150000),
         }
     }
@@ -843,21 +914,127 @@ pub(crate) mod tests {
     fn append_never_updates() {
         let sql = customer_plan().merge_statement(RunKind::Append, Window::Range);
         assert!(sql.contains("DO NOTHING"), "{sql}");
+        let sql = delete_insert_plan().merge_statement(RunKind::Append, Window::Range);
+        assert!(!sql.contains("DELETE"), "{sql}");
+    }
+
+    fn delete_insert_plan() -> SyncPlan {
         let mut plan = customer_plan();
         plan.strategy = MergeStrategy::DeleteInsert;
-        let sql = plan.merge_statement(RunKind::Append, Window::Range);
-        assert!(!sql.contains("DELETE"), "{sql}");
+        plan
     }
 
     #[test]
     fn delete_insert_replaces_only_changed_rows() {
-        let mut plan = customer_plan();
-        plan.strategy = MergeStrategy::DeleteInsert;
-        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
-        assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING src WHERE t.\"customer_id\" = src.\"customer_id\" AND ROW("), "{sql}");
-        assert!(sql.contains("added AS (INSERT INTO \"dw\".\"customer\" (\"customer_id\", \"name\", \"updated_at\")"), "{sql}");
-        assert!(sql.contains("NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" t WHERE t.\"customer_id\" = src.\"customer_id\" AND NOT (ROW("), "{sql}");
+        let sql = delete_insert_plan().merge_statement(RunKind::Incremental, Window::Range);
+        assert!(sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT \"customer_id\" FROM diff) k \
+             WHERE t.\"customer_id\" = k.\"customer_id\" RETURNING t.\"customer_id\")"), "{sql}");
+        assert!(sql.contains("added AS (INSERT INTO \"dw\".\"customer\" (\"customer_id\", \"name\", \"updated_at\") \
+             SELECT diff.\"customer_id\", diff.\"name\", diff.\"updated_at\" FROM diff RETURNING 1)"), "{sql}");
         assert!(!sql.contains("ON CONFLICT"), "{sql}");
+    }
+
+    #[test]
+    fn delete_insert_without_a_key_index_compares_through_a_full_join() {
+        let sql = delete_insert_plan().merge_statement(RunKind::Incremental, Window::Range);
+        assert!(sql.contains(
+            "diff AS MATERIALIZED (SELECT d.\"customer_id\", d.\"name\", d.\"updated_at\" FROM \
+             (SELECT src.*, t.\"customer_id\" IS NULL AS \"insync_unmatched\" FROM src FULL JOIN \"dw\".\"customer\" t \
+             ON t.\"customer_id\" = src.\"customer_id\" AND NOT (ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(src.\"name\", src.\"updated_at\")) \
+             WHERE EXISTS (SELECT FROM src) OFFSET 0) d WHERE d.\"insync_unmatched\" AND NOT (d.\"customer_id\" IS NULL))"
+        ), "{sql}");
+        // No anti-join against the target that a one-row estimate could make a nested loop.
+        assert!(!sql.contains("NOT EXISTS"), "{sql}");
+        // The window is read once, by the one-time filter, the join and the counts alike.
+        assert!(
+            sql.starts_with("WITH src AS MATERIALIZED (SELECT s."),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn delete_insert_with_a_key_index_looks_keys_up() {
+        let mut plan = delete_insert_plan();
+        plan.target_key_indexed = true;
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(sql.contains(
+            "diff AS MATERIALIZED (SELECT src.* FROM src WHERE NOT (src.\"customer_id\" IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" t WHERE t.\"customer_id\" = src.\"customer_id\" \
+             AND NOT (ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(src.\"name\", src.\"updated_at\"))))"
+        ), "{sql}");
+        assert!(!sql.contains("FULL JOIN"), "{sql}");
+        assert!(
+            sql.starts_with("WITH src AS NOT MATERIALIZED (SELECT s."),
+            "{sql}"
+        );
+        // Deletes and inserts as without the index.
+        assert!(
+            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn delete_insert_counts_without_a_lookup_per_row() {
+        for indexed in [false, true] {
+            let mut plan = delete_insert_plan();
+            plan.target_key_indexed = indexed;
+            let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+            assert!(sql.contains(
+                "SELECT r.read, r.null_keys, 0::bigint, m.inserted, m.updated FROM (SELECT a.n - u.n AS inserted, u.n AS updated \
+                 FROM (SELECT count(*) AS n FROM added) a, \
+                 (SELECT count(*) AS n FROM (SELECT DISTINCT \"customer_id\" FROM replaced) r) u) m, "
+            ), "{sql}");
+            assert!(!sql.contains("FROM replaced r WHERE"), "{sql}");
+        }
+        let mut plan = delete_insert_plan();
+        plan.keys = vec!["tenant".into(), "customer_id".into()];
+        plan.columns.insert(0, Column::new("tenant"));
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(
+            sql.contains("(SELECT DISTINCT \"tenant\", \"customer_id\" FROM replaced) r"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("NOT (d.\"tenant\" IS NULL OR d.\"customer_id\" IS NULL)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "USING (SELECT DISTINCT \"tenant\", \"customer_id\" FROM diff) k \
+             WHERE t.\"tenant\" = k.\"tenant\" AND t.\"customer_id\" = k.\"customer_id\" RETURNING"
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn delete_insert_appends_keys_the_target_lacks() {
+        for indexed in [false, true] {
+            let mut plan = delete_insert_plan();
+            plan.target_key_indexed = indexed;
+            let sql = plan.merge_statement(RunKind::Append, Window::Range);
+            assert!(!sql.contains("DELETE"), "{sql}");
+            assert!(!sql.contains("IS DISTINCT FROM"), "{sql}");
+            assert!(sql.contains(
+                "m.inserted, m.updated FROM (SELECT count(*) AS inserted, 0::bigint AS updated FROM added) m"
+            ), "{sql}");
+        }
+        let sql = delete_insert_plan().merge_statement(RunKind::Append, Window::Range);
+        assert!(sql.contains("FULL JOIN \"dw\".\"customer\" t ON t.\"customer_id\" = src.\"customer_id\" WHERE EXISTS"), "{sql}");
+    }
+
+    #[test]
+    fn delete_insert_flag_never_takes_a_column_name() {
+        let mut plan = delete_insert_plan();
+        plan.columns.push(Column::new("insync_unmatched"));
+        plan.columns.push(Column::new("insync_unmatched_"));
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(
+            sql.contains("IS NULL AS \"insync_unmatched__\" FROM src FULL JOIN"),
+            "{sql}"
+        );
+        assert!(sql.contains("WHERE d.\"insync_unmatched__\" AND"), "{sql}");
     }
 
     #[test]

@@ -448,6 +448,52 @@ mod tests {
     }
 
     #[test]
+    fn segment_delete_insert_compares_its_slice_with_the_target_through_a_full_join() {
+        let mut plan = customer_plan();
+        plan.strategy = MergeStrategy::DeleteInsert;
+        let seg = Segment {
+            number: 2,
+            slice: Slice::Hash { index: 1, count: 2 },
+            target_share: None,
+        };
+        let sql = plan.segment_merge_statement(RunKind::Incremental, Window::Range, &seg);
+        assert!(
+            sql.starts_with("WITH src AS MATERIALIZED (SELECT s."),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("FROM src FULL JOIN \"dw\".\"customer\" t ON t.\"customer_id\" = src.\"customer_id\" AND NOT"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("replaced AS (DELETE FROM \"dw\".\"customer\" t USING (SELECT DISTINCT"),
+            "{sql}"
+        );
+        assert!(!sql.contains("NOT EXISTS"), "{sql}");
+        // A full run's segment also deletes, from its share of the target, keys gone from the source.
+        let seg = Segment {
+            number: 1,
+            slice: Slice::Blocks(BlockRange {
+                from: None,
+                to: Some(10),
+            }),
+            target_share: Some(TargetShare::Blocks(BlockRange {
+                from: None,
+                to: Some(8),
+            })),
+        };
+        let sql = plan.segment_merge_statement(RunKind::Full, Window::Everything, &seg);
+        assert!(sql.contains("diff AS MATERIALIZED (SELECT d."), "{sql}");
+        // Everything is compared: no one-time filter, and the slice is not materialized.
+        assert!(sql.contains(" OFFSET 0) d WHERE"), "{sql}");
+        assert!(!sql.contains("EXISTS (SELECT FROM src)"), "{sql}");
+        assert!(sql.starts_with("WITH src AS NOT MATERIALIZED"), "{sql}");
+        assert!(sql.contains(
+            "gone AS (DELETE FROM \"dw\".\"customer\" t WHERE t.ctid < '(8,0)'::pg_catalog.tid AND NOT EXISTS"
+        ), "{sql}");
+    }
+
+    #[test]
     fn greenplum_slices_by_segment_and_merges_without_on_conflict_before_7() {
         let gp6 = Dialect::detect(
             "PostgreSQL 9.4.26 (Greenplum Database 6.25.3 build commit)",
