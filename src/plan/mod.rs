@@ -283,9 +283,10 @@ pub struct SyncPlan {
     pub dialect: segment::Dialect,
 }
 
-/// Which rows a run reads. Window bounds travel as parameters of the bound type (see `window::WindowBounds`): `$1` = exclusive low,
-/// `$2` = inclusive high. Each shape gets its own predicate so that the common one stays a
-/// plain range that an index on the watermark can serve.
+/// Which rows a run reads. Window bounds travel as parameters of the bound's own type (see
+/// `window::WindowBounds`): `$1` = exclusive low, `$2` = inclusive high. Each shape gets its
+/// own predicate so that the common one stays a plain range that an index on the watermark
+/// can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     /// `low < wm <= high`: every run after the first.
