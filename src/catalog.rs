@@ -17,9 +17,24 @@ pub fn as_catalog_owner<R>(f: impl FnOnce() -> SyncResult<R>) -> SyncResult<R> {
     crate::security::as_role(owner, f)
 }
 
+thread_local! {
+    /// The extension owner as read in one transaction (its start timestamp): a run asks for it
+    /// at every catalog write, and it cannot change under a running transaction's feet
+    /// without ALTER EXTENSION, which insync's own calls never do.
+    static OWNER_THIS_TRANSACTION: std::cell::Cell<Option<(i64, pg_sys::Oid)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// The role that owns the extension, and with it the catalog.
 pub fn extension_owner() -> SyncResult<pg_sys::Oid> {
-    Spi::get_one::<pg_sys::Oid>(
+    // SAFETY: reads the current transaction's start timestamp, a plain backend global.
+    let xact = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    if let Some((seen_in, owner)) = OWNER_THIS_TRANSACTION.with(|c| c.get()) {
+        if seen_in == xact {
+            return Ok(owner);
+        }
+    }
+    let owner = Spi::get_one::<pg_sys::Oid>(
         "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'insync'",
     )
     .context("looking up the extension owner")?
@@ -28,7 +43,9 @@ pub fn extension_owner() -> SyncResult<pg_sys::Oid> {
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             "extension \"insync\" is not installed",
         )
-    })
+    })?;
+    OWNER_THIS_TRANSACTION.with(|c| c.set(Some((xact, owner))));
+    Ok(owner)
 }
 
 /// A job as stored in `insync.jobs`.
