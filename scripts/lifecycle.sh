@@ -131,17 +131,32 @@ SET ROLE etl;
 CREATE TABLE app.dups (id int, v text);
 INSERT INTO app.dups SELECT g % 10, 'x' FROM generate_series(1, 30) g;
 SELECT sum(removed) FROM dedup_table('app.dups', '{id}', keep => 'first');
+-- 0.3.0's settings: a source time zone, and a job exposed to late commits (an integer
+-- watermark without a sequence), which job_status explains.
+SELECT job_name FROM sync_alter('customer', source_timezone => 'America/New_York');
+CREATE TABLE app.versions (id int PRIMARY KEY, version bigint NOT NULL);
+CREATE TABLE app.versions_copy (id int PRIMARY KEY, version bigint);
+SET client_min_messages = warning;
+SELECT job_name FROM sync_define('versions', source => 'app.versions', target => 'app.versions_copy',
+                                 key => '{id}', watermark => 'version');
 SQL
 psql_in life -At -c "SELECT max(batch_id) FROM insync.quarantine" > "$WORK/batch"
 snapshot="SELECT (SELECT count(*) FROM insync.jobs) || '/' || (SELECT count(*) FROM insync.runs) || '/' ||
                  (SELECT string_agg(watermark, ',') FROM insync.job_state) || '/' ||
                  (SELECT count(*) FROM insync.quarantine WHERE restored_at IS NULL) || '/' ||
-                 (SELECT count(*) FROM insync.quarantine_batches)"
+                 (SELECT count(*) FROM insync.quarantine_batches) || '/' ||
+                 (SELECT string_agg(job_name || '=' || coalesce(source_timezone, '-'), ',' ORDER BY job_name) FROM insync.jobs) || '/' ||
+                 (SELECT string_agg(job_name || '=' || (late_commit_risk IS NOT NULL), ',' ORDER BY job_name) FROM insync.job_status)"
 before=$(psql_in life -At -c "$snapshot")
 "$BIN/pg_dump" -h 127.0.0.1 -p "$PORT" -U postgres -Fc -f "$WORK/life.dump" life
 "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres restored
 "$BIN/pg_restore" -h 127.0.0.1 -p "$PORT" -U postgres -d restored --exit-on-error "$WORK/life.dump"
-expect restored "jobs, runs, watermark and quarantine restored" "$snapshot" "$before"
+expect restored "jobs, runs, watermark, quarantine and job settings restored" "$snapshot" "$before"
+expect restored "the settings restored are the ones set" \
+  "SELECT string_agg(job_name || '=' || coalesce(source_timezone, '-'), ',' ORDER BY job_name) FROM insync.jobs" \
+  "customer=America/New_York,versions=-"
+expect restored "job_status still explains the exposed job" \
+  "SELECT job_name FROM insync.job_status WHERE late_commit_risk IS NOT NULL" "versions"
 expect restored "run ids continue after the restored ones" \
   "SELECT nextval('insync.runs_run_id_seq') > (SELECT max(run_id) FROM insync.runs)" "t"
 psql_in restored -c "SET ROLE etl; UPDATE app.src SET v = 'again', updated_at = now() WHERE id BETWEEN 10 AND 14"
