@@ -126,15 +126,7 @@ pub struct RemoteBound {
 /// reads where its window may end. Refuses when this transaction used the server before,
 /// outside insync.
 pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<RemoteBound> {
-    let xact = transaction_start();
-    let opened = OPENED_HERE.with(|o| {
-        let mut o = o.borrow_mut();
-        o.retain(|(x, _, _)| *x == xact);
-        o.iter()
-            .find(|(_, s, _)| *s == server.oid)
-            .map(|(_, _, i)| i.clone())
-    });
-    if let Some(instant) = opened {
+    if let Some(instant) = opened_here(server) {
         return Ok(RemoteBound {
             instant,
             hidden_sessions: 0,
@@ -152,14 +144,7 @@ pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<Re
             "Run the job in a transaction of its own: COMMIT before it (in a DO block or procedure, between jobs too), and give each job its own pg_cron command.",
         ));
     }
-    let activity = read_activity(server)?;
-    let instant = Spi::get_one::<String>(&format!(
-        "SELECT {}",
-        WatermarkKind::Timestamptz.to_text_sql(&activity.safe_instant_sql())
-    ))
-    .context("computing the source's safe instant")?
-    .unwrap_or_default();
-    OPENED_HERE.with(|o| o.borrow_mut().push((xact, server.oid, instant.clone())));
+    let (instant, activity) = open_remote_transaction(server)?;
     Ok(RemoteBound {
         instant,
         hidden_sessions: activity.hidden_sessions,
@@ -171,15 +156,31 @@ pub fn safe_instant(job: &str, server: &Server, relation: &str) -> SyncResult<Re
 /// transaction joins it) and says whether the mapped role sees every session on the source.
 /// `None` when that cannot be told (not postgres_fdw, or the server was already in use).
 pub fn probe_at_definition(server: &Server) -> SyncResult<Option<bool>> {
-    let xact = transaction_start();
-    let opened = OPENED_HERE.with(|o| {
-        o.borrow()
-            .iter()
-            .any(|(x, s, _)| *x == xact && *s == server.oid)
-    });
-    if opened || !server.postgres_fdw || used_in_this_transaction(&fdw_schema()?, server)? {
+    if opened_here(server).is_some()
+        || !server.postgres_fdw
+        || used_in_this_transaction(&fdw_schema()?, server)?
+    {
         return Ok(None);
     }
+    open_remote_transaction(server).map(|(_, activity)| Some(activity.sees_all))
+}
+
+/// The safe instant an insync run of this transaction read when it opened its remote
+/// transaction on `server`, if one did.
+fn opened_here(server: &Server) -> Option<String> {
+    let xact = transaction_start();
+    OPENED_HERE.with(|o| {
+        let mut o = o.borrow_mut();
+        o.retain(|(x, _, _)| *x == xact);
+        o.iter()
+            .find(|(_, s, _)| *s == server.oid)
+            .map(|(_, _, i)| i.clone())
+    })
+}
+
+/// Opens the remote transaction with the activity read, and records where its snapshot
+/// stands for later runs of this transaction.
+fn open_remote_transaction(server: &Server) -> SyncResult<(String, SourceActivity)> {
     let activity = read_activity(server)?;
     let instant = Spi::get_one::<String>(&format!(
         "SELECT {}",
@@ -187,8 +188,9 @@ pub fn probe_at_definition(server: &Server) -> SyncResult<Option<bool>> {
     ))
     .context("computing the source's safe instant")?
     .unwrap_or_default();
-    OPENED_HERE.with(|o| o.borrow_mut().push((xact, server.oid, instant)));
-    Ok(Some(activity.sees_all))
+    let xact = transaction_start();
+    OPENED_HERE.with(|o| o.borrow_mut().push((xact, server.oid, instant.clone())));
+    Ok((instant, activity))
 }
 
 /// What job_status says when the mapped role cannot see the source's sessions.
