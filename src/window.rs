@@ -140,9 +140,11 @@ pub fn safe_upper_bound(
                 let exposed = !sees_all && job.lookback.is_none();
                 catalog::set_late_commit_risk(&job.name, exposed.then_some(risk.as_str()))?;
             }
-            let zone = match &job.source_timezone {
-                Some(zone) => zone.clone(),
-                None => crate::remote::source_timezone(&server)?,
+            // Only local times need the source's zone (a remote query): not timestamptz.
+            let zone = match (&job.source_timezone, kind) {
+                (Some(zone), _) => Some(zone.clone()),
+                (None, WatermarkKind::Timestamptz) => None,
+                (None, _) => Some(crate::remote::source_timezone(&server)?),
             };
             let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
             Spi::get_one_with_args::<String>(&sql, &[bound.instant.into(), zone.into()])
@@ -170,12 +172,7 @@ pub fn safe_upper_bound(
                 _ => instant,
             };
             // Local times are read in the job's zone, else this session's (as writers here would).
-            let zone = match &job.source_timezone {
-                Some(zone) => zone.clone(),
-                None => Spi::get_one::<String>("SELECT pg_catalog.current_setting('TimeZone')")
-                    .context("reading TimeZone")?
-                    .unwrap_or_else(|| "UTC".into()),
-            };
+            let zone = job.source_timezone.clone();
             let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
             Spi::get_one_with_args::<String>(&sql, &[instant.into(), zone.into()])
                 .context("computing the window's upper bound")

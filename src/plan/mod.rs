@@ -157,16 +157,16 @@ impl WatermarkKind {
 
     /// SQL for the safe upper bound, given `$1` = the instant (timestamptz) before which every
     /// transaction that could still commit has started, and `$2` = the zone the source writes
-    /// local times in. Time kinds stop one microsecond short of it; a date watermark only
+    /// local times in (NULL: the session's). Time kinds stop one microsecond short of it; a date watermark only
     /// covers days that have fully elapsed there.
     pub fn safe_bound_from_instant_sql(self) -> Option<&'static str> {
         match self {
             Self::Timestamptz => Some("$1::pg_catalog.timestamptz - interval '1 microsecond'"),
             Self::Timestamp => Some(
-                "($1::pg_catalog.timestamptz - interval '1 microsecond') AT TIME ZONE $2::pg_catalog.text",
+                "($1::pg_catalog.timestamptz - interval '1 microsecond') AT TIME ZONE coalesce($2::pg_catalog.text, pg_catalog.current_setting('TimeZone'))",
             ),
             Self::Date => Some(
-                "($1::pg_catalog.timestamptz AT TIME ZONE $2::pg_catalog.text)::pg_catalog.date - 1",
+                "($1::pg_catalog.timestamptz AT TIME ZONE coalesce($2::pg_catalog.text, pg_catalog.current_setting('TimeZone')))::pg_catalog.date - 1",
             ),
             Self::Integer => None,
         }
@@ -1136,7 +1136,7 @@ pub(crate) mod tests {
             .is_none());
         assert_eq!(
             WatermarkKind::Date.safe_bound_from_instant_sql(),
-            Some("($1::pg_catalog.timestamptz AT TIME ZONE $2::pg_catalog.text)::pg_catalog.date - 1")
+            Some("($1::pg_catalog.timestamptz AT TIME ZONE coalesce($2::pg_catalog.text, pg_catalog.current_setting('TimeZone')))::pg_catalog.date - 1")
         );
         assert!(WatermarkKind::Timestamptz
             .to_text_sql("x")
