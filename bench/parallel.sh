@@ -5,7 +5,7 @@
 # Each side has its own target, equal before every step; both runs read the same window.
 set -euo pipefail
 PORT=${INSYNC_BENCH_PORT:-54331}
-DIR=/tmp/insync-bench
+DIR=${INSYNC_BENCH_DIR:-/tmp/insync-bench}
 ROWS=${BENCH_ROWS:-2000000}
 CHANGED=${BENCH_CHANGED:-200000}
 SEGMENTS=${BENCH_SEGMENTS:-2}

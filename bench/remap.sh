@@ -4,7 +4,7 @@
 # 2,000 stores; 5% of the stores move to another organization. Prints the ratio.
 set -euo pipefail
 PORT=${INSYNC_BENCH_PORT:-54331}
-DIR=/tmp/insync-bench
+DIR=${INSYNC_BENCH_DIR:-/tmp/insync-bench}
 ROWS=${BENCH_ROWS:-5000000}
 SETTINGS=(shared_buffers=4GB max_wal_size=16GB checkpoint_timeout=1h)
 source "$(dirname "$0")/lib.sh"

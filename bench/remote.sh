@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WH_PORT=${INSYNC_BENCH_PORT:-54335}
 SRC_PORT=${INSYNC_BENCH_SRC_PORT:-54336}
-WH_DIR=/tmp/insync-bench-wh
-SRC_DIR=/tmp/insync-bench-src
+WH_DIR=${INSYNC_BENCH_WH_DIR:-/tmp/insync-bench-wh}
+SRC_DIR=${INSYNC_BENCH_SRC_DIR:-/tmp/insync-bench-src}
 ROWS=${BENCH_ROWS:-2000000}
 CHANGED=${BENCH_CHANGED:-200000}
 source scripts/pg.sh

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${INSYNC_LIFECYCLE_PORT:-54331}
-DIR=/tmp/insync-lifecycle
+DIR=${INSYNC_LIFECYCLE_DIR:-/tmp/insync-lifecycle}
 source scripts/pg.sh
 BIN=$PGBIN
 PREVIOUS=${INSYNC_PREVIOUS_RELEASE:-v0.1.0}

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${INSYNC_REGRESS_PORT:-54329}
-DIR=/tmp/insync-regress
+DIR=${INSYNC_REGRESS_DIR:-/tmp/insync-regress}
 # pg_cron's launcher connects to this name (scripts/cluster.sh), so every file uses it.
 DB=insync_regress
 source scripts/pg.sh

@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WH_PORT=${INSYNC_REMOTE_WH_PORT:-54333}
 SRC_PORT=${INSYNC_REMOTE_SRC_PORT:-54334}
-WH_DIR=/tmp/insync-remote-wh
-SRC_DIR=/tmp/insync-remote-src
+WH_DIR=${INSYNC_REMOTE_WH_DIR:-/tmp/insync-remote-wh}
+SRC_DIR=${INSYNC_REMOTE_SRC_DIR:-/tmp/insync-remote-src}
 source scripts/pg.sh
 failures=0
 
