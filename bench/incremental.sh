@@ -40,21 +40,40 @@ psql -At -c "SELECT count(*) AS window_rows FROM src WHERE updated_at > '$W'" | 
 HAND="INSERT INTO dst_hand SELECT * FROM src WHERE updated_at > '$W'
       ON CONFLICT (id) DO UPDATE SET customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount,
       status = EXCLUDED.status, note = EXCLUDED.note, updated_at = EXCLUDED.updated_at"
-hand1=$(timed "$HAND")
-psql -c CHECKPOINT
-insync1=$(timed "SELECT * FROM sync_incremental('bench')")
-psql -c CHECKPOINT
-# Re-run over the same, now unchanged, window: rewind the watermark (superuser only) and run both again.
-psql -c "UPDATE insync.job_state SET watermark = '$W' WHERE job_name = 'bench'"
-hand2=$(timed "$HAND")
-psql -c CHECKPOINT
-insync2=$(timed "SELECT * FROM sync_incremental('bench')")
+INSYNC="SELECT * FROM sync_incremental('bench')"
+# Rewinds the job to the window's start (superuser only), for the re-run attempts.
+REWIND="UPDATE insync.job_state SET watermark = '$W' WHERE job_name = 'bench'"
+settle() { psql -c "VACUUM dst_insync" -c "VACUUM dst_hand" -c CHECKPOINT >/dev/null; }
+# First runs: rolled-back attempts, sides alternating (which goes first swaps every round).
+hand1_times=""; insync1_times=""
+for round in $(seq "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then
+    hand1_times+=" $(attempt "$HAND")"; settle; insync1_times+=" $(attempt "$INSYNC")"; settle
+  else
+    insync1_times+=" $(attempt "$INSYNC")"; settle; hand1_times+=" $(attempt "$HAND")"; settle
+  fi
+done
+# Then both commit their first run, and the re-runs read the same, now unchanged, window.
+psql -c "$HAND" -c "$INSYNC" >/dev/null; settle
+hand2_times=""; insync2_times=""
+for round in $(seq "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then
+    hand2_times+=" $(attempt "$HAND")"; settle; insync2_times+=" $(attempt "$REWIND" "$INSYNC")"; settle
+  else
+    insync2_times+=" $(attempt "$REWIND" "$INSYNC")"; settle; hand2_times+=" $(attempt "$HAND")"; settle
+  fi
+done
+echo "attempts (ms): first run: hand$hand1_times; insync$insync1_times"
+echo "attempts (ms): re-run:    hand$hand2_times; insync$insync2_times"
 diffs=$(psql -At -c "SELECT count(*) FROM ((TABLE dst_insync EXCEPT TABLE dst_hand) UNION ALL (TABLE dst_hand EXCEPT TABLE dst_insync)) d")
-
-printf '\n%-44s %10s %10s %7s\n' "workload" "insync ms" "hand ms" "ratio"
-printf '%-44s %10.1f %10.1f %7.3f\n' "first run, $CHANGED changed rows" "$insync1" "$hand1" "$(ratio "$insync1" "$hand1")"
-printf '%-44s %10.1f %10.1f %7.3f\n' "re-run over the unchanged window" "$insync2" "$hand2" "$(ratio "$insync2" "$hand2")"
-printf 're-run cost relative to first insync run: %.3f\n' "$(ratio "$insync2" "$insync1")"
+row() { # LABEL INSYNC-TIMES HAND-TIMES
+  local i h; i=$(echo "$2" | best); h=$(echo "$3" | best)
+  printf '%-40s %10.1f %7s %10.1f %7s %7.3f\n' "$1" "$i" "$(echo "$2" | spread)" "$h" "$(echo "$3" | spread)" "$(ratio "$i" "$h")"
+}
+printf '\n%-40s %10s %7s %10s %7s %7s\n' "workload" "insync ms" "spread" "hand ms" "spread" "ratio"
+row "first run, $CHANGED changed rows" "$insync1_times" "$hand1_times"
+row "re-run over the unchanged window" "$insync2_times" "$hand2_times"
+printf 're-run cost relative to first insync run: %.3f\n' "$(ratio "$(echo "$insync2_times" | best)" "$(echo "$insync1_times" | best)")"
 printf 'rows differing between the two targets: %s\n' "$diffs"
 fi
 
@@ -78,7 +97,6 @@ limited() {
   if grep -q 'statement timeout' <<<"$out"; then echo stopped
   else sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out" | sed -n 3p; fi
 }
-spread() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f%%", (hi - lo) * 100 / lo; else printf "-" }'; }
 summary=()
 for case in $CASES; do
   rows=${case%%:*}; changed=${case##*:}; updated=$((changed * 9 / 10)); added=$((changed - updated))
@@ -115,15 +133,18 @@ SQL
   actual=$(psql -At -c "SELECT count(*) FROM nu_src WHERE updated_at > '$W'")
   echo "window: $actual rows, estimated at $estimate"
   pk_times=""; heap_times=""
-  for round in 1 2 3; do
-    if [[ $pk_times != *stopped* ]]; then
-      pk_times+=" $(limited "SELECT * FROM sync_incremental('nu_pk')")"
-      psql -c "VACUUM nu_pk" -c CHECKPOINT
-    fi
-    if [[ $heap_times != *stopped* ]]; then
-      heap_times+=" $(limited "SELECT * FROM sync_incremental('nu_heap')")"
-      psql -c "VACUUM nu_heap" -c CHECKPOINT
-    fi
+  try_pk() {
+    [[ $pk_times == *stopped* ]] && return
+    pk_times+=" $(limited "SELECT * FROM sync_incremental('nu_pk')")"
+    psql -c "VACUUM nu_pk" -c CHECKPOINT
+  }
+  try_heap() {
+    [[ $heap_times == *stopped* ]] && return
+    heap_times+=" $(limited "SELECT * FROM sync_incremental('nu_heap')")"
+    psql -c "VACUUM nu_heap" -c CHECKPOINT
+  }
+  for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then try_pk; try_heap; else try_heap; try_pk; fi
   done
   echo "attempts (ms): primary key$pk_times; no unique index$heap_times"
   best_of() { if [[ $1 == *stopped* ]]; then echo "stopped"; else echo "$1" | best; fi; }
@@ -142,5 +163,5 @@ SQL
 done
 printf '\n%-34s %10s %7s %10s %7s %7s\n' "no unique index vs primary key" "no-uniq ms" "spread" "pk ms" "spread" "ratio"
 printf '%s\n' "${summary[@]}"
-echo "(best of 3 per side; spread = (slowest - fastest) / fastest; ratio = no unique index / primary key)"
+echo "(best of $ROUNDS per side; spread = (slowest - fastest) / fastest; ratio = no unique index / primary key)"
 fi
