@@ -436,8 +436,36 @@ pub const CLOSE_INTERRUPTED_RUNS: &str = "WITH closed AS ( \
             error_message = coalesce(s.error_message, closed.error_message) \
        FROM closed WHERE s.run_id = closed.planned_by AND s.status IN ('pending', 'running')";
 
+/// What a run must look after before its own work: the job has runs recorded as running
+/// (interrupted ones to close), or a parallel run that may have left segments unfinished.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leftovers {
+    pub running: bool,
+    pub unfinished: bool,
+}
+
+/// Reads [`Leftovers`] in one cheap statement, so the usual run (none) skips the statements
+/// that would look after them (planning those cost more than the probe, on every cold session).
+pub fn leftovers(job_name: &str) -> SyncResult<Leftovers> {
+    as_catalog_owner(|| {
+        Spi::get_two_with_args::<bool, bool>(
+            "SELECT coalesce(pg_catalog.bool_or(r.status = 'running'), false), \
+                    coalesce(pg_catalog.bool_or(r.segments IS NOT NULL AND r.run_id > coalesce( \
+                        (SELECT s.last_run_id FROM insync.job_state s WHERE s.job_name = $1), 0)), false) \
+               FROM insync.runs r WHERE r.job_name = $1 AND r.status IN ('failed', 'running')",
+            &[job_name.into()],
+        )
+        .context("reading insync.runs")
+        .map(|(running, unfinished)| Leftovers {
+            running: running.unwrap_or(false),
+            unfinished: unfinished.unwrap_or(false),
+        })
+    })
+}
+
 /// Closes the job's interrupted runs (see [`CLOSE_INTERRUPTED_RUNS`]); called whenever a job
-/// is run or resumed, so no run looks alive after its session is gone.
+/// is run or resumed (when [`leftovers`] says it has runs recorded as running), so no run
+/// looks alive after its session is gone.
 pub fn close_interrupted_runs(job_name: &str) -> SyncResult<()> {
     as_catalog_owner(|| {
         Spi::run_with_args(CLOSE_INTERRUPTED_RUNS, &[job_name.into()])
@@ -452,8 +480,7 @@ pub const INSERT_RUN_IF_ABSENT: &str = "INSERT INTO insync.runs \
 
 /// The caller's top-level transaction id as text, assigned now if it has none yet.
 pub fn current_xact() -> SyncResult<Option<String>> {
-    Spi::get_one::<String>("SELECT pg_catalog.pg_current_xact_id()::text")
-        .context("reading the transaction id")
+    Ok(Some(crate::backend::current_xact_text()))
 }
 
 /// SQL that marks the segments a failed parallel run left unfinished (`$1` = the run that

@@ -5,7 +5,7 @@
 
 use crate::catalog::{self, as_catalog_owner, Job, RunRecord, RunStatus};
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
-use crate::plan::{MergeStrategy, RunKind, WatermarkKind, Window};
+use crate::plan::{MergeStrategy, RunKind, Window};
 use crate::recorder;
 use crate::resolve;
 use crate::security::as_role;
@@ -64,10 +64,13 @@ pub fn run_job(
         return Ok(record);
     }
 
-    catalog::close_interrupted_runs(&job.name)?;
+    let leftovers = catalog::leftovers(&job.name)?;
+    if leftovers.running {
+        catalog::close_interrupted_runs(&job.name)?;
+    }
     // A failed parallel run's window comes first: its watermark never moved, so finishing its
     // unfinished segments completes exactly what it started. A full run re-reads everything.
-    if kind != RunKind::Full {
+    if kind != RunKind::Full && leftovers.unfinished {
         if let Some(unfinished) = crate::parallel::find_unfinished(&job)? {
             if unfinished.job_changed {
                 pgrx::notice!(
@@ -348,10 +351,7 @@ fn try_job_lock(job: &Job) -> SyncResult<bool> {
 
 /// A window is only safe when each statement sees everything committed before it started.
 fn require_read_committed(job_name: &str) -> SyncResult<()> {
-    let level =
-        Spi::get_one::<String>("SELECT pg_catalog.current_setting('transaction_isolation')")
-            .context("reading the isolation level")?
-            .unwrap_or_default();
+    let level = crate::backend::isolation_level();
     if level == "read committed" {
         Ok(())
     } else {
@@ -364,17 +364,10 @@ fn require_read_committed(job_name: &str) -> SyncResult<()> {
 }
 
 fn current_role() -> SyncResult<String> {
-    Ok(Spi::get_one::<String>("SELECT current_user::regrole::text")
-        .context("reading current_user")?
-        .unwrap_or_default())
+    Ok(crate::backend::current_role_text())
 }
 
 /// The current instant as ISO UTC text (independent of the session's DateStyle).
 fn now_text() -> SyncResult<String> {
-    Ok(Spi::get_one::<String>(&format!(
-        "SELECT {}",
-        WatermarkKind::Timestamptz.to_text_sql("pg_catalog.clock_timestamp()")
-    ))
-    .context("reading the clock")?
-    .unwrap_or_default())
+    Ok(crate::backend::now_text())
 }

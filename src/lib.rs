@@ -20,6 +20,7 @@
 use pgrx::prelude::*;
 
 pub mod api;
+pub mod backend;
 pub mod catalog;
 pub mod dedup;
 pub mod dispatch;

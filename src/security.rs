@@ -58,12 +58,7 @@ pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
 /// Whether the current user has the privileges of `role` (its member with INHERIT, or a
 /// superuser): who may see, run, alter or drop a job that `role` owns.
 pub fn is_member_of(role: pg_sys::Oid) -> SyncResult<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.pg_has_role(current_user, $1, 'USAGE')",
-        &[role.into()],
-    )
-    .context("checking role membership")?
-    .unwrap_or(false))
+    Ok(crate::backend::has_privileges_of(role))
 }
 
 /// The owner of a relation.

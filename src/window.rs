@@ -201,8 +201,7 @@ pub fn safe_upper_bound(
 /// Read as the catalog owner, because ordinary roles see other roles' `xact_start` as NULL.
 fn earliest_open_transaction() -> SyncResult<(Option<String>, Option<i32>)> {
     as_catalog_owner(|| {
-        Spi::run("SELECT pg_catalog.pg_stat_clear_snapshot()")
-            .context("refreshing pg_stat_activity")?;
+        crate::backend::clear_stats_snapshot();
         Spi::get_two::<String, i32>(&format!(
             "SELECT {}, (pg_catalog.array_agg(a.pid ORDER BY a.xact_start))[1] \
                FROM pg_catalog.pg_stat_activity a \

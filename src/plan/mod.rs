@@ -5,6 +5,7 @@
 //! and cast to the watermark's type inside the statement.
 
 pub mod dedup;
+pub mod instant;
 pub mod quarantine;
 pub mod remap;
 pub mod segment;
