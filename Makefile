@@ -48,6 +48,7 @@ test: test-unit test-pg test-regress test-lifecycle test-remote
 bench: install
 	bash bench/incremental.sh
 	bash bench/parallel.sh
+	bash bench/fixed_cost.sh
 	bash bench/dedup.sh
 	bash bench/remap.sh
 	bash bench/remote.sh
