@@ -6,6 +6,8 @@
 #   2. one changed row in a BENCH_BIG_ROWS-row source (default 10,000,000; 0 skips it, its
 #      setup takes a minute or two) against the hand-written upsert (aim: under 20 ms),
 #      the job left at parallel => 'auto'.
+# BENCH_PRELOAD=1 runs it with insync in shared_preload_libraries (each session then finds the
+# library already loaded).
 # Each figure is the median of BENCH_SAMPLES (default 9) attempts, sides alternating, every
 # attempt rolled back; printed with the fastest and slowest.
 set -euo pipefail
@@ -14,8 +16,10 @@ DIR=${INSYNC_BENCH_DIR:-/tmp/insync-bench}
 BIG=${BENCH_BIG_ROWS:-10000000}
 SAMPLES=${BENCH_SAMPLES:-9}
 SETTINGS=(shared_buffers=2GB max_wal_size=8GB checkpoint_timeout=1h)
+[ "${BENCH_PRELOAD:-0}" = 1 ] && SETTINGS+=(shared_preload_libraries=pg_cron,insync)
 source "$(dirname "$0")/lib.sh"
 
+echo "insync preloaded: $(psql -At -c "SELECT current_setting('shared_preload_libraries') LIKE '%insync%'")"
 psql >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION insync;

@@ -34,11 +34,7 @@ pub fn extension_owner() -> SyncResult<pg_sys::Oid> {
             return Ok(owner);
         }
     }
-    let owner = Spi::get_one::<pg_sys::Oid>(
-        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'insync'",
-    )
-    .context("looking up the extension owner")?
-    .ok_or_else(|| {
+    let owner = extension_owner_from_catalog().ok_or_else(|| {
         error(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             "extension \"insync\" is not installed",
@@ -46,6 +42,42 @@ pub fn extension_owner() -> SyncResult<pg_sys::Oid> {
     })?;
     OWNER_THIS_TRANSACTION.with(|c| c.set(Some((xact, owner))));
     Ok(owner)
+}
+
+/// `SELECT extowner FROM pg_extension WHERE extname = 'insync'`, by an index scan of the
+/// catalog rather than a statement (every run needs it; a statement is parsed and planned from
+/// cold caches on each session's first run).
+fn extension_owner_from_catalog() -> Option<pg_sys::Oid> {
+    // SAFETY: the same scan get_extension_oid makes; the tuple is read before the scan ends.
+    unsafe {
+        let catalog = pg_sys::table_open(
+            pg_sys::ExtensionRelationId,
+            pg_sys::AccessShareLock as pg_sys::LOCKMODE,
+        );
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_extname as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::Oid::from(pg_sys::F_NAMEEQ),
+            pg_sys::Datum::from(c"insync".as_ptr()),
+        );
+        let scan = pg_sys::systable_beginscan(
+            catalog,
+            pg_sys::Oid::from(pg_sys::ExtensionNameIndexId),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
+        let tuple = pg_sys::systable_getnext(scan);
+        let owner = (!tuple.is_null()).then(|| {
+            (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple)).extowner
+        });
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(catalog, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        owner
+    }
 }
 
 /// A job as stored in `insync.jobs`.

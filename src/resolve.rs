@@ -95,36 +95,42 @@ pub fn relation_info_named(oid: pg_sys::Oid, function: &str) -> SyncResult<Relat
 }
 
 /// Identity and kind of a relation by OID; a dropped relation is reported against the job.
+/// Read from the system caches: every run resolves its relations, and a statement would be
+/// parsed and planned from cold caches on each session's first run.
 pub fn relation_info(oid: pg_sys::Oid, role: &str, job: &str) -> SyncResult<RelationInfo> {
-    let row = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT n.nspname::text, c.relname::text, c.relkind::text, \
-                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
-                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
-               FROM pg_catalog.pg_class c \
-               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-              WHERE c.oid OPERATOR(pg_catalog.=) $1",
-            None,
-            &[oid.into()],
-        )?;
-        let Some(row) = rows.into_iter().next() else {
-            return Ok(None);
+    // SAFETY: lsyscache lookups inside a transaction; each returns NULL (or 0) for a relation
+    // that does not exist, and palloc'd copies otherwise.
+    let found = unsafe {
+        let name = pg_sys::get_rel_name(oid);
+        let schema = if name.is_null() {
+            std::ptr::null_mut()
+        } else {
+            pg_sys::get_namespace_name(pg_sys::get_rel_namespace(oid))
         };
-        Ok::<_, pgrx::spi::Error>(Some((
-            row.get::<String>(1)?.unwrap_or_default(),
-            row.get::<String>(2)?.unwrap_or_default(),
-            row.get::<String>(3)?.unwrap_or_default(),
-            row.get::<String>(4)?.unwrap_or_default(),
-        )))
-    });
-    match row {
-        Ok(Some((schema, name, kind, quoted))) => Ok(RelationInfo {
+        (!name.is_null() && !schema.is_null()).then(|| {
+            let text = |p: *const std::ffi::c_char| {
+                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+            };
+            (
+                text(schema),
+                text(name),
+                pg_sys::get_rel_relkind(oid) as u8 as char,
+                format!(
+                    "{}.{}",
+                    text(pg_sys::quote_identifier(schema)),
+                    text(pg_sys::quote_identifier(name))
+                ),
+            )
+        })
+    };
+    match found {
+        Some((schema, name, kind, quoted)) => Ok(RelationInfo {
             oid,
             relation: Relation::new(&schema, &name),
-            kind: kind.chars().next().unwrap_or('?'),
+            kind,
             quoted,
         }),
-        _ => Err(error_with_hint(
+        None => Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
             format!(
                 "{role} relation (oid {}) of sync job \"{job}\" no longer exists",
@@ -147,31 +153,53 @@ pub fn has_table_privilege(rel: pg_sys::Oid, privilege: &str) -> SyncResult<bool
     .unwrap_or(false))
 }
 
+/// A relation's columns in order (dropped ones left out), from the system caches (see
+/// [`relation_info`]).
 pub fn columns_of(oid: pg_sys::Oid) -> SyncResult<Vec<ColumnInfo>> {
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                "SELECT a.attname::text, a.atttypid, pg_catalog.format_type(a.atttypid, NULL), a.attgenerated <> '' \
-                   FROM pg_catalog.pg_attribute a \
-                  WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                None,
-                &[oid.into()],
-            )
-            .context("reading pg_attribute")?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ColumnInfo {
-                    name: r.get(1).context("attname")?.unwrap_or_default(),
-                    type_oid: r
-                        .get(2)
-                        .context("atttypid")?
-                        .unwrap_or(pg_sys::Oid::INVALID),
-                    type_name: r.get(3).context("format_type")?.unwrap_or_default(),
-                    generated: r.get(4).context("attgenerated")?.unwrap_or(false),
-                })
-            })
-            .collect()
-    })
+    // SAFETY: syscache lookups inside a transaction; every tuple found is released before the
+    // next lookup, after its fields were copied.
+    unsafe {
+        let class = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::RELOID as i32,
+            pg_sys::Datum::from(oid),
+        );
+        if class.is_null() {
+            return Ok(Vec::new());
+        }
+        let count = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(class)).relnatts;
+        pg_sys::ReleaseSysCache(class);
+        let mut columns = Vec::with_capacity(count.max(0) as usize);
+        for number in 1..=count {
+            let tuple = pg_sys::SearchSysCache2(
+                pg_sys::SysCacheIdentifier::ATTNUM as i32,
+                pg_sys::Datum::from(oid),
+                pg_sys::Datum::from(number),
+            );
+            if tuple.is_null() {
+                continue;
+            }
+            let att = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_attribute>(tuple);
+            if !att.attisdropped {
+                let type_name = pg_sys::format_type_extended(
+                    att.atttypid,
+                    -1,
+                    pg_sys::FORMAT_TYPE_ALLOW_INVALID as pg_sys::bits16,
+                );
+                columns.push(ColumnInfo {
+                    name: std::ffi::CStr::from_ptr(att.attname.data.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                    type_oid: att.atttypid,
+                    type_name: std::ffi::CStr::from_ptr(type_name)
+                        .to_string_lossy()
+                        .into_owned(),
+                    generated: att.attgenerated != 0,
+                });
+            }
+            pg_sys::ReleaseSysCache(tuple);
+        }
+        Ok(columns)
+    }
 }
 
 /// Whether a type has a default equality operator (json, point, xml do not).
@@ -183,49 +211,147 @@ pub fn has_equality(type_oid: pg_sys::Oid) -> bool {
     }
 }
 
-/// Whether `rel` has a valid, non-partial unique index on plain columns that satisfies `covers`
-/// given the index's key column names.
+/// What the key lookups need to know of one index of a relation.
+#[derive(Debug, Clone)]
+struct IndexShape {
+    unique: bool,
+    valid: bool,
+    partial: bool,
+    expressions: bool,
+    /// btree or hash: finds the rows of one key.
+    finds_keys: bool,
+    /// The key columns in order (`None` for an expression column).
+    columns: Vec<Option<String>>,
+}
+
+impl IndexShape {
+    /// The first `n` key columns' names, sorted, if all of them are plain columns.
+    fn leading_names(&self, n: usize) -> Option<Vec<&str>> {
+        let mut names = self
+            .columns
+            .iter()
+            .take(n)
+            .map(|c| c.as_deref())
+            .collect::<Option<Vec<&str>>>()?;
+        names.sort_unstable();
+        Some(names)
+    }
+
+    fn plain_unique(&self) -> bool {
+        self.unique && self.valid && !self.partial && !self.expressions
+    }
+
+    /// Its key columns are all among `keys`.
+    fn within(&self, keys: &[String]) -> bool {
+        self.columns
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| keys.contains(c)))
+    }
+}
+
+fn sorted(keys: &[String]) -> Vec<&str> {
+    let mut names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names
+}
+
+/// The indexes of `rel`, from the relation cache and the system caches (see [`relation_info`]).
+fn indexes_of(rel: pg_sys::Oid) -> Vec<IndexShape> {
+    let mut shapes = Vec::new();
+    // SAFETY: the relation is opened (and locked, as the run's statements will) for the
+    // length of the lookups; every syscache tuple is released after its fields were copied.
+    unsafe {
+        let relation = pg_sys::relation_open(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let list = pg_sys::RelationGetIndexList(relation);
+        let indexes: Vec<pg_sys::Oid> = if list.is_null() {
+            Vec::new()
+        } else {
+            (0..(*list).length)
+                .map(|i| (*(*list).elements.add(i as usize)).oid_value)
+                .collect()
+        };
+        for index in indexes {
+            let tuple = pg_sys::SearchSysCache1(
+                pg_sys::SysCacheIdentifier::INDEXRELID as i32,
+                pg_sys::Datum::from(index),
+            );
+            if tuple.is_null() {
+                continue;
+            }
+            let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_index>(tuple);
+            let key_count = form.indnkeyatts.max(0) as usize;
+            let attnums = form.indkey.values.as_slice(key_count);
+            let columns = attnums
+                .iter()
+                .map(|&n| {
+                    (n > 0).then(|| {
+                        let name = pg_sys::get_attname(rel, n, false);
+                        std::ffi::CStr::from_ptr(name)
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                })
+                .collect();
+            let class = pg_sys::SearchSysCache1(
+                pg_sys::SysCacheIdentifier::RELOID as i32,
+                pg_sys::Datum::from(index),
+            );
+            let am = if class.is_null() {
+                pg_sys::Oid::INVALID
+            } else {
+                let am = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(class)).relam;
+                pg_sys::ReleaseSysCache(class);
+                am
+            };
+            shapes.push(IndexShape {
+                unique: form.indisunique,
+                valid: form.indisvalid,
+                partial: !pg_sys::heap_attisnull(
+                    tuple,
+                    pg_sys::Anum_pg_index_indpred as i32,
+                    std::ptr::null_mut(),
+                ),
+                expressions: !pg_sys::heap_attisnull(
+                    tuple,
+                    pg_sys::Anum_pg_index_indexprs as i32,
+                    std::ptr::null_mut(),
+                ),
+                finds_keys: am == pg_sys::BTREE_AM_OID || am == pg_sys::HASH_AM_OID,
+                columns,
+            });
+            pg_sys::ReleaseSysCache(tuple);
+        }
+        pg_sys::relation_close(relation, pg_sys::NoLock as pg_sys::LOCKMODE);
+    }
+    shapes
+}
+
+/// Whether `rel` has a valid, non-partial unique index on plain columns: on exactly the key
+/// columns (`exact`), or on some of them.
 fn has_unique_index(rel: pg_sys::Oid, keys: &[String], exact: bool) -> SyncResult<bool> {
-    let sql = if exact {
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid \
-            AND i.indpred IS NULL AND i.indexprs IS NULL \
-            AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
-                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
-              = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k))"
-    } else {
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid \
-            AND i.indpred IS NULL AND i.indexprs IS NULL \
-            AND (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_attribute a \
-                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
-              <@ $2::text[])"
-    };
-    Ok(
-        Spi::get_one_with_args::<bool>(sql, &[rel.into(), keys.to_vec().into()])
-            .context("reading pg_index")?
-            .unwrap_or(false),
-    )
+    let want = sorted(keys);
+    Ok(indexes_of(rel).iter().any(|i| {
+        i.plain_unique()
+            && if exact {
+                i.leading_names(i.columns.len()).as_ref() == Some(&want)
+            } else {
+                i.within(keys)
+            }
+    }))
 }
 
 /// Whether `rel` has an index that finds the rows of one key: a valid, non-partial btree or hash
 /// index whose leading columns are the key columns (in any order), or a unique one on some of
 /// them. Delete+insert merges look keys up in it; without one they hash (see `plan`).
 fn has_key_index(rel: pg_sys::Oid, keys: &[String]) -> SyncResult<bool> {
-    let sql = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
-            JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_am am ON am.oid = c.relam \
-          WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL AND am.amname IN ('btree', 'hash') \
-            AND ((SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_catalog.pg_attribute a \
-                   WHERE a.attrelid = i.indrelid \
-                     AND a.attnum = ANY ((i.indkey::int2[])[0:least(i.indnkeyatts, cardinality($2::text[])) - 1])) \
-                  = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k) \
-              OR (i.indisunique AND i.indexprs IS NULL \
-                  AND (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_attribute a \
-                        WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) \
-                      <@ $2::text[])))";
-    Ok(
-        Spi::get_one_with_args::<bool>(sql, &[rel.into(), keys.to_vec().into()])
-            .context("reading pg_index")?
-            .unwrap_or(false),
-    )
+    let want = sorted(keys);
+    Ok(indexes_of(rel).iter().any(|i| {
+        i.valid
+            && !i.partial
+            && i.finds_keys
+            && (i.leading_names(keys.len()).as_ref() == Some(&want)
+                || (i.unique && !i.expressions && i.within(keys)))
+    }))
 }
 
 fn find<'a>(cols: &'a [ColumnInfo], name: &str) -> Option<&'a ColumnInfo> {
