@@ -53,3 +53,57 @@ pub fn clear_stats_snapshot() {
     // SAFETY: drops this backend's cached statistics snapshot.
     unsafe { pg_sys::pgstat_clear_snapshot() }
 }
+
+/// `timestamptz` input: microseconds since 2000-01-01 UTC of an instant's text, or `None`
+/// for ±infinity (which has no ISO form).
+pub fn timestamptz_micros(text: &str) -> Option<i64> {
+    let text = std::ffi::CString::new(text).ok()?;
+    // SAFETY: the type's input function, as a cast would call it; bad text raises an ERROR.
+    let micros = unsafe {
+        pg_sys::OidInputFunctionCall(
+            pg_sys::Oid::from(pg_sys::F_TIMESTAMPTZ_IN),
+            text.as_ptr() as *mut _,
+            pg_sys::Oid::INVALID,
+            -1,
+        )
+    }
+    .value() as i64;
+    (micros != i64::MIN && micros != i64::MAX).then_some(micros)
+}
+
+/// The clock (`clock_timestamp()`), in microseconds since 2000-01-01 UTC.
+pub fn now_micros() -> i64 {
+    // SAFETY: reads the system clock.
+    unsafe { pg_sys::GetCurrentTimestamp() }
+}
+
+/// The earliest transaction start among this database's other backends (autovacuum workers
+/// aside), with its pid: what `pg_stat_activity` shows, read fresh and without its
+/// visibility rules (it hides other roles' `xact_start` from ordinary roles).
+pub fn earliest_other_transaction() -> Option<(i64, i32)> {
+    let mut earliest: Option<(i64, i32)> = None;
+    // SAFETY: the backend status array is copied into this backend's snapshot (cleared
+    // first, so it is read now) and each entry read from that copy.
+    unsafe {
+        pg_sys::pgstat_clear_snapshot();
+        for id in 1..=pg_sys::pgstat_fetch_stat_numbackends() {
+            let local = pg_sys::pgstat_fetch_stat_local_beentry(id);
+            if local.is_null() {
+                continue;
+            }
+            let status = &(*local).backendStatus;
+            let started = status.st_xact_start_timestamp;
+            if status.st_procpid == pg_sys::MyProcPid
+                || status.st_databaseid != pg_sys::MyDatabaseId
+                || started == 0
+                || status.st_backendType == pg_sys::BackendType::B_AUTOVAC_WORKER
+            {
+                continue;
+            }
+            if earliest.is_none_or(|(first, _)| started < first) {
+                earliest = Some((started, status.st_procpid));
+            }
+        }
+    }
+    earliest
+}

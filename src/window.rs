@@ -3,7 +3,7 @@
 //! the earliest open transaction's start; for integer ones, after waiting for the writers of
 //! the table and of the column's sequence).
 
-use crate::catalog::{self, as_catalog_owner, Job};
+use crate::catalog::{self, Job};
 use crate::error::{SpiContext, SyncResult};
 use crate::plan::{RunKind, SyncPlan, WatermarkKind, Window};
 use crate::resolve;
@@ -90,12 +90,19 @@ fn typed_bound(kind: WatermarkKind, text: Option<&str>) -> DatumWithOid<'static>
 /// Time-based watermarks stop this far before the moment a run starts, so a transaction that
 /// began just before the run but had not yet reported its start time cannot fall behind.
 pub(crate) const START_MARGIN: &str = "1 second";
+const START_MARGIN_MICROS: i64 = 1_000_000;
 
 /// `last watermark - lookback`, as text of the watermark's type; NULL on the first run.
 pub fn lower_bound(job: &Job, kind: WatermarkKind) -> SyncResult<Option<String>> {
     let Some(watermark) = catalog::load_watermark(job)? else {
         return Ok(None);
     };
+    // The usual case needs no statement: the stored instant, in insync's form.
+    if kind == WatermarkKind::Timestamptz && job.lookback.is_none() {
+        if let Some(micros) = crate::backend::timestamptz_micros(&watermark) {
+            return Ok(Some(crate::plan::instant::utc_text(micros)));
+        }
+    }
     let sql = format!("SELECT {}", kind.to_text_sql(&kind.lower_bound_sql()));
     Spi::get_one_with_args::<String>(&sql, &[watermark.into(), job.lookback.clone().into()])
         .context("computing the window's lower bound")
@@ -152,25 +159,21 @@ pub fn safe_upper_bound(
         }
         (Some(bound_sql), None) => {
             // The clock is read first: a transaction starting after it stamps later rows.
-            let instant = Spi::get_one::<String>(&format!(
-                "SELECT {}",
-                WatermarkKind::Timestamptz.to_text_sql(&format!(
-                    "pg_catalog.clock_timestamp() - interval '{START_MARGIN}'"
-                ))
-            ))
-            .context("reading the clock")?;
-            let (earliest, holder) = earliest_open_transaction()?;
-            let instant = match earliest {
-                Some(start) if Some(&start) < instant.as_ref() => {
-                    if let Some(pid) = holder {
-                        pgrx::notice!(
-                            "sync window held back to {start} by an open transaction in backend {pid}; rows it writes will be read by a later run"
-                        );
-                    }
-                    Some(start)
+            let mut instant = crate::backend::now_micros() - START_MARGIN_MICROS;
+            if let Some((start, pid)) = crate::backend::earliest_other_transaction() {
+                if start < instant {
+                    pgrx::notice!(
+                        "sync window held back to {} by an open transaction in backend {pid}; rows it writes will be read by a later run",
+                        crate::plan::instant::utc_text(start)
+                    );
+                    instant = start;
                 }
-                _ => instant,
-            };
+            }
+            if kind == WatermarkKind::Timestamptz {
+                // What `safe_bound_from_instant_sql` computes, without a statement.
+                return Ok(Some(crate::plan::instant::utc_text(instant - 1)));
+            }
+            let instant = crate::plan::instant::utc_text(instant);
             // Local times are read in the job's zone, else this session's (as writers here would).
             let zone = job.source_timezone.clone();
             let sql = format!("SELECT {}", kind.to_text_sql(bound_sql));
@@ -195,22 +198,6 @@ pub fn safe_upper_bound(
             Ok(high)
         }
     }
-}
-
-/// The earliest start (ISO UTC text) of another open transaction in this database, and its pid.
-/// Read as the catalog owner, because ordinary roles see other roles' `xact_start` as NULL.
-fn earliest_open_transaction() -> SyncResult<(Option<String>, Option<i32>)> {
-    as_catalog_owner(|| {
-        crate::backend::clear_stats_snapshot();
-        Spi::get_two::<String, i32>(&format!(
-            "SELECT {}, (pg_catalog.array_agg(a.pid ORDER BY a.xact_start))[1] \
-               FROM pg_catalog.pg_stat_activity a \
-              WHERE a.pid <> pg_catalog.pg_backend_pid() AND a.datname = pg_catalog.current_database() \
-                AND a.xact_start IS NOT NULL AND a.backend_type <> 'autovacuum worker'",
-            WatermarkKind::Timestamptz.to_text_sql("min(a.xact_start)")
-        ))
-        .context("reading pg_stat_activity")
-    })
 }
 
 /// The sequences that hand out values of `column` of `table`: its identity or serial
