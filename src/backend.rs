@@ -107,3 +107,28 @@ pub fn earliest_other_transaction() -> Option<(i64, i32)> {
     }
     earliest
 }
+
+/// Rows this transaction inserted into, updated in and deleted from `relation` so far (its
+/// transaction statistics, subtransactions included: `pg_stat_get_xact_tuples_*`), or `None`
+/// when the server does not count them (`track_counts` off).
+pub fn xact_rows_written(relation: pg_sys::Oid) -> Option<(i64, i64, i64)> {
+    // SAFETY: a GUC variable, and the two statistics functions called as SQL would.
+    unsafe {
+        if !pg_sys::pgstat_track_counts {
+            return None;
+        }
+        let count = |function: u32| {
+            pg_sys::OidFunctionCall1Coll(
+                pg_sys::Oid::from(function),
+                pg_sys::Oid::INVALID,
+                pg_sys::Datum::from(relation),
+            )
+            .value() as i64
+        };
+        Some((
+            count(pg_sys::F_PG_STAT_GET_XACT_TUPLES_INSERTED),
+            count(pg_sys::F_PG_STAT_GET_XACT_TUPLES_UPDATED),
+            count(pg_sys::F_PG_STAT_GET_XACT_TUPLES_DELETED),
+        ))
+    }
+}

@@ -292,9 +292,34 @@ fn execute_window(
             return Ok(high);
         }
     }
-    let statement = plan.merge_statement(kind, window);
-    let counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, &args()))
+    // An upsert into one table reads its inserted and updated rows off the target's transaction
+    // statistics (see `counts_from_table_stats`).
+    let before = (plan.strategy == MergeStrategy::Upsert && !plan.target_partitioned)
+        .then(|| crate::backend::xact_rows_written(resolved.target.oid))
+        .flatten();
+    let statement = if before.is_some() {
+        crate::plan::SyncPlan {
+            counts_from_table_stats: true,
+            ..plan.clone()
+        }
+        .merge_statement(kind, window)
+    } else {
+        plan.merge_statement(kind, window)
+    };
+    let mut counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, &args()))
         .context("running the merge")?;
+    if let (Some(before), Some(after)) = (
+        before,
+        before.and_then(|_| crate::backend::xact_rows_written(resolved.target.oid)),
+    ) {
+        // An insert that lost a race on its key to a concurrent one is counted, then counted
+        // as deleted when it is taken back: take those out. (Rows a trigger on the target
+        // writes into the target itself are counted too.)
+        // (A full run's own deletes are counted by the statement.)
+        let taken_back = (after.2 - before.2) - counts.deleted;
+        counts.inserted = (after.0 - before.0) - taken_back;
+        counts.updated = after.1 - before.1;
+    }
     if counts.null_keys > 0 {
         return Err(crate::merge::null_key_error(
             job,

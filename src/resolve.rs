@@ -622,6 +622,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             filter: job.source_filter.clone(),
             source_key_unique,
             strategy,
+            counts_from_table_stats: false,
             target_partitioned: target.kind == 'p',
             source_foreign: source.kind == 'f',
             target_key_indexed,

@@ -274,6 +274,11 @@ pub struct SyncPlan {
     pub strategy: MergeStrategy,
     /// Partitioned targets cannot return `xmax`; inserts are told apart by a key lookup.
     pub target_partitioned: bool,
+    /// A serial upsert counts its inserted and updated rows with the target's transaction
+    /// statistics (read before and after the statement) instead of returning one row per
+    /// written row: that `RETURNING` and the CTE holding it cost ~4% of a 200,000-row run.
+    /// Set by the run when the server counts them (`track_counts`) and the target is one table.
+    pub counts_from_table_stats: bool,
     /// The source is a foreign table: its window is fetched over the network, once.
     pub source_foreign: bool,
     /// The target has an index that finds the rows of one key (see `resolve`). Delete+insert
@@ -522,14 +527,23 @@ impl SyncPlan {
                 } else {
                     "(t.xmax = 0)".to_string()
                 };
-                ctes.push(format!(
-                    "merged AS (INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
-                     ON CONFLICT ({keys}) {conflict} RETURNING {inserted} AS inserted)",
+                let insert = format!(
+                    "INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
+                     ON CONFLICT ({keys}) {conflict}",
                     keys = self.key_list(None)
-                ));
-                "m.inserted, m.updated FROM (SELECT count(*) FILTER (WHERE inserted) AS inserted, \
-                 count(*) FILTER (WHERE NOT inserted) AS updated FROM merged) m"
-                    .to_string()
+                );
+                if self.counts_from_table_stats && segment.is_none() {
+                    // Executed to completion though nothing reads it; the caller counts.
+                    ctes.push(format!("merged AS ({insert})"));
+                    "NULL::bigint, NULL::bigint FROM (SELECT) m".to_string()
+                } else {
+                    ctes.push(format!(
+                        "merged AS ({insert} RETURNING {inserted} AS inserted)"
+                    ));
+                    "m.inserted, m.updated FROM (SELECT count(*) FILTER (WHERE inserted) AS inserted, \
+                     count(*) FILTER (WHERE NOT inserted) AS updated FROM merged) m"
+                        .to_string()
+                }
             }
             MergeStrategy::DeleteInsert => {
                 ctes.push(format!(
@@ -730,6 +744,7 @@ pub(crate) mod tests {
             source_key_unique: true,
             strategy: MergeStrategy::Upsert,
             target_partitioned: false,
+            counts_from_table_stats: false,
             source_foreign: false,
             target_key_indexed: false,
             dialect: segment::Dialect::postgres(150000),
@@ -1114,6 +1129,24 @@ pub(crate) mod tests {
         let sql = plan.null_key_count(Window::Range);
         assert!(sql.contains("ORDER BY id LIMIT 3)"), "{sql}");
         assert!(sql.ends_with("IS NULL)"), "{sql}");
+    }
+
+    #[test]
+    fn an_upsert_counted_from_table_stats_returns_nothing_per_row() {
+        let mut plan = customer_plan();
+        plan.counts_from_table_stats = true;
+        let sql = plan.merge_statement(RunKind::Incremental, Window::Range);
+        assert!(!sql.contains("RETURNING"), "{sql}");
+        assert!(
+            sql.contains("NULL::bigint, NULL::bigint FROM (SELECT) m"),
+            "{sql}"
+        );
+        // Still one statement: the window is counted in the same snapshot as it is merged.
+        assert!(sql.contains("count(*) AS read"), "{sql}");
+        plan.counts_from_table_stats = false;
+        assert!(plan
+            .merge_statement(RunKind::Incremental, Window::Range)
+            .contains("RETURNING (t.xmax = 0) AS inserted"));
     }
 
     #[test]
