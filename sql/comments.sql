@@ -21,3 +21,6 @@ COMMENT ON INDEX insync.runs_job_name_run_id IS 'Latest runs of a job first (job
 COMMENT ON INDEX insync.quarantine_batch IS 'Finds a batch to restore; BRIN because batch ids grow with insertion order';
 COMMENT ON SEQUENCE insync.jobs_job_id_seq IS 'Identity of insync.jobs.job_id';
 COMMENT ON SEQUENCE insync.quarantine_quarantine_id_seq IS 'Identity of insync.quarantine.quarantine_id';
+COMMENT ON FUNCTION sync_verify(text, boolean, boolean) IS
+    'Compares a job''s source and target inside the database (bucket checksums, then the keys of differing buckets) and records it; repair => true rewrites only the differing keys, quarantining what it replaces';
+COMMENT ON FUNCTION sync_verify_keys(text, integer) IS 'Verifies like sync_verify and returns the differing keys (missing, extra, changed), at most max_keys';

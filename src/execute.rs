@@ -335,7 +335,7 @@ fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResu
 /// Takes the job's lock without waiting: a row lock on its catalog row, taken as the catalog
 /// owner and held to the end of the caller's transaction. Other roles can only read the
 /// catalog, so no one can take (and hold) it from outside insync.
-fn try_job_lock(job: &Job) -> SyncResult<bool> {
+pub(crate) fn try_job_lock(job: &Job) -> SyncResult<bool> {
     as_catalog_owner(|| {
         Ok(Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT FROM insync.jobs WHERE job_id = $1 FOR NO KEY UPDATE SKIP LOCKED)",
@@ -363,14 +363,14 @@ fn require_read_committed(job_name: &str) -> SyncResult<()> {
     }
 }
 
-fn current_role() -> SyncResult<String> {
+pub(crate) fn current_role() -> SyncResult<String> {
     Ok(Spi::get_one::<String>("SELECT current_user::regrole::text")
         .context("reading current_user")?
         .unwrap_or_default())
 }
 
 /// The current instant as ISO UTC text (independent of the session's DateStyle).
-fn now_text() -> SyncResult<String> {
+pub(crate) fn now_text() -> SyncResult<String> {
     Ok(Spi::get_one::<String>(&format!(
         "SELECT {}",
         WatermarkKind::Timestamptz.to_text_sql("pg_catalog.clock_timestamp()")

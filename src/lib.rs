@@ -38,6 +38,7 @@ pub mod resolve;
 pub mod security;
 pub mod settings;
 pub mod subxact;
+pub mod verify;
 pub mod window;
 pub mod worker;
 

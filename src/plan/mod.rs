@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod quarantine;
 pub mod remap;
 pub mod segment;
+pub mod verify;
 
 use segment::{Segment, Slice};
 
