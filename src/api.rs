@@ -567,10 +567,8 @@ fn sync_verify(
 fn sync_verify_keys(
     job_name: Option<&str>,
     max_keys: default!(Option<i32>, 1000),
-) -> Result<
-    TableIterator<'static, (name!(key, pgrx::JsonB), name!(difference, String))>,
-    ErrorReport,
-> {
+) -> Result<TableIterator<'static, (name!(key, pgrx::JsonB), name!(difference, String))>, ErrorReport>
+{
     crate::security::entry(|| {
         const F: &str = "sync_verify_keys";
         let job_name = required(job_name, F, "job_name")?;

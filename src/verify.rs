@@ -51,7 +51,8 @@ pub fn verify(job_name: &str, opts: VerifyOptions) -> SyncResult<Verified> {
     };
     if !try_job_lock(&job)? {
         record.status = VerifyStatus::Skipped;
-        record.error_message = Some("another run or verification of this job was in progress".into());
+        record.error_message =
+            Some("another run or verification of this job was in progress".into());
         record.finished_at = Some(now_text()?);
         catalog::record_verification(&record)?;
         pgrx::notice!("sync job \"{job_name}\" is busy in another session; verification skipped");
@@ -59,7 +60,11 @@ pub fn verify(job_name: &str, opts: VerifyOptions) -> SyncResult<Verified> {
     }
     // The batch is opened in the caller's name, before switching to the owner.
     let batch = if opts.repair {
-        Some(crate::quarantine::open_batch(None, job.target, "sync_verify")?)
+        Some(crate::quarantine::open_batch(
+            None,
+            job.target,
+            "sync_verify",
+        )?)
     } else {
         None
     };
@@ -208,7 +213,12 @@ fn compare_and_repair(
         let remove = array(&["extra", "changed"]);
         let write = array(&["missing", "changed"]);
         let delete_sql = plan.repair_delete();
-        let columns: Vec<String> = resolved.plan.columns.iter().map(|c| c.name.clone()).collect();
+        let columns: Vec<String> = resolved
+            .plan
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
         let insert_sql = plan.repair_insert(&columns);
         let (deleted, inserted) = crate::settings::bulk(|| {
             Spi::connect_mut(|client| {

@@ -201,7 +201,13 @@ impl VerifyPlan {
         let pairs = self
             .keys
             .iter()
-            .map(|c| format!("{}, {alias}.{}", quote_literal(&c.name), quote_ident(&c.name)))
+            .map(|c| {
+                format!(
+                    "{}, {alias}.{}",
+                    quote_literal(&c.name),
+                    quote_ident(&c.name)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         format!("pg_catalog.jsonb_build_object({pairs})")
@@ -282,7 +288,13 @@ impl VerifyPlan {
         let on = self
             .keys
             .iter()
-            .map(|c| format!("{} = k.{}", self.value(c, Side::Source), quote_ident(&c.name)))
+            .map(|c| {
+                format!(
+                    "{} = k.{}",
+                    self.value(c, Side::Source),
+                    quote_ident(&c.name)
+                )
+            })
             .collect::<Vec<_>>()
             .join(" AND ");
         format!(
@@ -352,7 +364,10 @@ mod tests {
              FROM (SELECT s.\"id\", s.\"doc\" FROM \"ods\".\"t\" s) s WHERE NOT (s.\"id\" IS NULL) GROUP BY 1"
         );
         let target = plan().bucket_sums(Side::Target);
-        assert!(target.contains("hashint4extended(s.\"id\", 1::pg_catalog.int8)"), "{target}");
+        assert!(
+            target.contains("hashint4extended(s.\"id\", 1::pg_catalog.int8)"),
+            "{target}"
+        );
         assert!(target.contains("FROM \"dw\".\"t\" s WHERE"), "{target}");
     }
 
@@ -402,7 +417,10 @@ mod tests {
             sql.contains("ON src.\"id\" = tgt.\"id\" AND src.\"tenant\" = tgt.\"tenant\""),
             "{sql}"
         );
-        assert!(sql.contains("NOT (s.\"id\" IS NULL OR s.\"tenant\" IS NULL)"), "{sql}");
+        assert!(
+            sql.contains("NOT (s.\"id\" IS NULL OR s.\"tenant\" IS NULL)"),
+            "{sql}"
+        );
         assert!(
             sql.contains("jsonb_build_object('id', coalesce(src.\"id\", tgt.\"id\"), 'tenant', coalesce(src.\"tenant\", tgt.\"tenant\"))"),
             "{sql}"
@@ -413,9 +431,14 @@ mod tests {
     #[test]
     fn buckets_compare_in_one_full_join() {
         let sql = plan().compare_buckets();
-        assert!(sql.contains("FROM src FULL JOIN tgt ON src.b = tgt.b"), "{sql}");
         assert!(
-            sql.contains("FILTER (WHERE src.n IS DISTINCT FROM tgt.n OR src.c IS DISTINCT FROM tgt.c)"),
+            sql.contains("FROM src FULL JOIN tgt ON src.b = tgt.b"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "FILTER (WHERE src.n IS DISTINCT FROM tgt.n OR src.c IS DISTINCT FROM tgt.c)"
+            ),
             "{sql}"
         );
     }
@@ -423,7 +446,11 @@ mod tests {
     #[test]
     fn only_differing_buckets_are_read_key_by_key() {
         let sql = plan().differing_keys();
-        assert_eq!(sql.matches("= ANY ($1::pg_catalog.int8[])").count(), 2, "{sql}");
+        assert_eq!(
+            sql.matches("= ANY ($1::pg_catalog.int8[])").count(),
+            2,
+            "{sql}"
+        );
         assert!(sql.contains("CASE WHEN tgt.n IS NULL THEN 'missing' WHEN src.n IS NULL THEN 'extra' ELSE 'changed' END"), "{sql}");
     }
 
@@ -431,13 +458,25 @@ mod tests {
     fn repair_quarantines_what_it_deletes_and_what_it_writes() {
         let p = plan();
         let del = p.repair_delete();
-        assert!(del.contains("DELETE FROM \"dw\".\"t\" t USING k WHERE t.\"id\" = k.\"id\""), "{del}");
-        assert!(del.contains("jsonb_populate_recordset(NULL::\"dw\".\"t\", $1::pg_catalog.jsonb)"), "{del}");
+        assert!(
+            del.contains("DELETE FROM \"dw\".\"t\" t USING k WHERE t.\"id\" = k.\"id\""),
+            "{del}"
+        );
+        assert!(
+            del.contains("jsonb_populate_recordset(NULL::\"dw\".\"t\", $1::pg_catalog.jsonb)"),
+            "{del}"
+        );
         assert!(del.contains("g.row_data, 'verify_repair'"), "{del}");
         let ins = p.repair_insert(&["id".into(), "doc".into()]);
         assert!(ins.contains("INSERT INTO \"dw\".\"t\" AS t (\"id\", \"doc\") SELECT s.\"id\", s.\"doc\" FROM (SELECT"), "{ins}");
-        assert!(ins.contains("JOIN k ON (s.\"id\")::integer = k.\"id\""), "{ins}");
+        assert!(
+            ins.contains("JOIN k ON (s.\"id\")::integer = k.\"id\""),
+            "{ins}"
+        );
         assert!(ins.contains("= ANY ($4::pg_catalog.int8[])"), "{ins}");
-        assert!(ins.contains("'null'::pg_catalog.json, a.after_data"), "{ins}");
+        assert!(
+            ins.contains("'null'::pg_catalog.json, a.after_data"),
+            "{ins}"
+        );
     }
 }
