@@ -152,20 +152,37 @@ fn compare_and_repair(
     batch: Option<i64>,
     opts: VerifyOptions,
 ) -> SyncResult<Vec<(String, String)>> {
-    let resolved = resolve::resolve(job)?;
+    let mut resolved = resolve::resolve(job)?;
+    // A foreign source with a unique key on its server needs no latest-row-per-key step, so
+    // the per-bucket aggregate can run there (as a run asks, see `execute`).
+    if resolved.source.kind == 'f' && !resolved.plan.source_key_unique {
+        if let Some(server) =
+            crate::remote::server_of(resolved.source.oid)?.filter(|s| s.postgres_fdw)
+        {
+            resolved.plan.source_key_unique =
+                crate::remote::key_unique(&server, resolved.source.oid, &resolved.plan.keys)?;
+        }
+    }
     let plan = verify_plan(job, &resolved)?;
     record.buckets = plan.buckets as i32;
-    let (source_rows, target_rows, buckets) = crate::settings::bulk(|| {
-        Spi::connect(|client| {
-            let row = client.select(&plan.compare_buckets(), None, &[])?.first();
-            Ok::<_, pgrx::spi::Error>((
-                row.get::<i64>(1)?.unwrap_or(0),
-                row.get::<i64>(2)?.unwrap_or(0),
-                row.get::<Vec<i64>>(3)?.unwrap_or_default(),
-            ))
-        })
-    })
-    .context("comparing buckets")?;
+    // On a foreign source, the source planner cannot tell how few groups a bucket or key
+    // aggregate has (it counts the key's distinct values), so with `use_remote_estimate` the
+    // local planner finds fetching every row cheaper than fetching the aggregate. Without a
+    // local hash aggregate to compare with, the aggregate is computed on the source.
+    let foreign = resolved.source.kind == 'f';
+    let settle = |f: &mut dyn FnMut() -> SyncResult<()>| {
+        if foreign {
+            crate::settings::sorted_grouping(f)
+        } else {
+            crate::settings::bulk(f)
+        }
+    };
+    let mut compared = None;
+    settle(&mut || {
+        compared = Some(compare_buckets(&plan)?);
+        Ok(())
+    })?;
+    let (source_rows, target_rows, buckets) = compared.unwrap_or_default();
     record.source_rows = source_rows;
     record.target_rows = target_rows;
     record.differing_buckets = buckets.len() as i32;
@@ -173,23 +190,58 @@ fn compare_and_repair(
     if buckets.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = plan.differing_keys();
-    let keys: Vec<(String, String)> = crate::settings::bulk(|| {
-        Spi::connect(|client| {
-            client
-                .select(&sql, None, &[buckets.clone().into()])?
-                .map(|row| {
-                    Ok((
-                        row.get::<pgrx::JsonB>(1)?
-                            .map(|k| k.0.to_string())
-                            .unwrap_or_default(),
-                        row.get::<String>(2)?.unwrap_or_default(),
-                    ))
-                })
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-        })
+    let mut found = None;
+    settle(&mut || {
+        found = Some(differing_keys(&plan, &buckets)?);
+        Ok(())
+    })?;
+    let keys = found.unwrap_or_default();
+    finish_compare(&resolved, &plan, record, batch, opts, buckets, keys)
+}
+
+/// Bucket totals of both sides: source rows, target rows, differing buckets.
+fn compare_buckets(plan: &VerifyPlan) -> SyncResult<(i64, i64, Vec<i64>)> {
+    Spi::connect(|client| {
+        let row = client.select(&plan.compare_buckets(), None, &[])?.first();
+        Ok::<_, pgrx::spi::Error>((
+            row.get::<i64>(1)?.unwrap_or(0),
+            row.get::<i64>(2)?.unwrap_or(0),
+            row.get::<Vec<i64>>(3)?.unwrap_or_default(),
+        ))
     })
-    .context("comparing the keys of differing buckets")?;
+    .context("comparing buckets")
+}
+
+/// The keys that differ in the given buckets, with how.
+fn differing_keys(plan: &VerifyPlan, buckets: &[i64]) -> SyncResult<Vec<(String, String)>> {
+    let sql = plan.differing_keys();
+    Spi::connect(|client| {
+        client
+            .select(&sql, None, &[buckets.to_vec().into()])?
+            .map(|row| {
+                Ok((
+                    row.get::<pgrx::JsonB>(1)?
+                        .map(|k| k.0.to_string())
+                        .unwrap_or_default(),
+                    row.get::<String>(2)?.unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .context("comparing the keys of differing buckets")
+}
+
+/// Counts the differences and, when asked, repairs them.
+#[allow(clippy::too_many_arguments)]
+fn finish_compare(
+    resolved: &resolve::Resolved,
+    plan: &VerifyPlan,
+    record: &mut VerificationRecord,
+    batch: Option<i64>,
+    opts: VerifyOptions,
+    buckets: Vec<i64>,
+    keys: Vec<(String, String)>,
+) -> SyncResult<Vec<(String, String)>> {
     let count = |what: &str| keys.iter().filter(|(_, d)| d == what).count() as i64;
     record.missing = count("missing");
     record.extra = count("extra");
@@ -254,7 +306,8 @@ fn compare_and_repair(
 }
 
 /// The job's comparison: its source read as a full run reads it, each compared column with the
-/// target's type and hash function, and a bucket count from the tables' size.
+/// target's type and hash function, and a bucket count from the local tables' size (their
+/// statistics, or about 100 bytes a row before the first ANALYZE).
 fn verify_plan(job: &Job, resolved: &resolve::Resolved) -> SyncResult<VerifyPlan> {
     let types = target_types(resolved.target.oid)?;
     let column = |name: &str| -> SyncResult<VerifyColumn> {
@@ -289,8 +342,9 @@ fn verify_plan(job: &Job, resolved: &resolve::Resolved) -> SyncResult<VerifyPlan
         .map(|c| column(&c.name))
         .collect::<SyncResult<Vec<_>>>()?;
     let rows = Spi::get_one_with_args::<f64>(
-        "SELECT greatest(max(c.reltuples)::pg_catalog.float8, 0) FROM pg_catalog.pg_class c \
-          WHERE c.oid = ANY ($1) AND c.relkind IN ('r', 'p', 'm')",
+        "SELECT greatest(max(CASE WHEN c.reltuples >= 0 THEN c.reltuples::pg_catalog.float8 \
+                                  ELSE pg_catalog.pg_relation_size(c.oid) / 100.0 END)::pg_catalog.float8, 0) \
+           FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1) AND c.relkind IN ('r', 'p', 'm')",
         &[vec![resolved.source.oid, resolved.target.oid].into()],
     )
     .context("reading table sizes")?

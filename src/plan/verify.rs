@@ -30,7 +30,9 @@ pub enum Input {
     Same,
     /// Cast to this binary-compatible type (varchar to text, say).
     Relabel(String),
-    /// `timezone('UTC', value)`: a timestamptz hashed as the UTC timestamp it is.
+    /// A timestamptz, hashed as its distance from the epoch (an interval): the same instant
+    /// hashes the same whatever the session's zone, and on a postgres_fdw source (which ships
+    /// neither `timezone('UTC', ...)`, whose zone is a collatable constant, nor a cast).
     Utc,
 }
 
@@ -67,6 +69,9 @@ pub struct VerifyPlan {
 /// values in different columns never cancel out.
 const PAYLOAD_SEED: usize = 1000;
 
+/// The epoch as a timestamptz constant (timestamptz hashes are taken relative to it).
+const EPOCH: &str = "'1970-01-01 00:00:00+00'::pg_catalog.timestamptz";
+
 /// Buckets for a table of about `rows` rows: about 64 rows per bucket, 16 to 65,536 buckets,
 /// a power of two.
 pub fn bucket_count(rows: f64) -> u32 {
@@ -83,23 +88,27 @@ impl VerifyPlan {
         }
     }
 
-    /// One column's hash; NULL hashes as a constant of its own per column.
+    /// One column's hash; NULL hashes as a constant of its own per column. Written with CASE,
+    /// not COALESCE, and without text constants (which carry a collation): postgres_fdw ships
+    /// neither COALESCE nor a collatable constant to the source.
     fn column_hash(&self, c: &VerifyColumn, side: Side, seed: usize) -> String {
         let value = self.value(c, side);
+        let seed8 = format!("{seed}::pg_catalog.int8");
         let hash = match &c.hash {
-            Hash::Typed { function, input } => {
-                let arg = match input {
-                    Input::Same => value,
-                    Input::Relabel(ty) => format!("({value})::{ty}"),
-                    Input::Utc => format!("pg_catalog.timezone('UTC', {value})"),
-                };
-                format!("{function}({arg}, {seed}::pg_catalog.int8)")
-            }
-            Hash::Text => format!(
-                "pg_catalog.hashtextextended(({value})::pg_catalog.text, {seed}::pg_catalog.int8)"
-            ),
+            Hash::Typed { function, input } => match input {
+                Input::Same => format!("{function}({value}, {seed8})"),
+                Input::Relabel(ty) => format!("{function}(({value})::{ty}, {seed8})"),
+                Input::Utc => format!(
+                    "CASE WHEN pg_catalog.isfinite({value}) \
+                     THEN pg_catalog.interval_hash_extended({value} OPERATOR(pg_catalog.-) {EPOCH}, {seed8}) \
+                     WHEN {value} OPERATOR(pg_catalog.>) {EPOCH} THEN {inf} ELSE {neg_inf} END",
+                    inf = seed * 7 + 1,
+                    neg_inf = seed * 7 + 2,
+                ),
+            },
+            Hash::Text => format!("pg_catalog.hashtextextended(({value})::pg_catalog.text, {seed8})"),
         };
-        format!("coalesce({hash}, {})", -(seed as i64))
+        format!("CASE WHEN {value} IS NULL THEN (-{seed})::pg_catalog.int8 ELSE {hash} END")
     }
 
     /// The key's hash (bucket and row hash build on it).
@@ -356,12 +365,16 @@ mod tests {
     #[test]
     fn source_values_are_cast_to_the_target_type_and_hashed_by_type() {
         let sql = plan().bucket_sums(Side::Source);
+        let key = "CASE WHEN (s.\"id\")::integer IS NULL THEN (-1)::pg_catalog.int8 \
+                   ELSE pg_catalog.hashint4extended((s.\"id\")::integer, 1::pg_catalog.int8) END";
+        let doc = "CASE WHEN (s.\"doc\")::json IS NULL THEN (-1001)::pg_catalog.int8 \
+                   ELSE pg_catalog.hashtextextended(((s.\"doc\")::json)::pg_catalog.text, 1001::pg_catalog.int8) END";
         assert_eq!(
             sql,
-            "SELECT ((coalesce(pg_catalog.hashint4extended((s.\"id\")::integer, 1::pg_catalog.int8), -1)) & 15) AS b, \
-             pg_catalog.count(*) AS n, pg_catalog.sum(((coalesce(pg_catalog.hashint4extended((s.\"id\")::integer, 1::pg_catalog.int8), -1)) \
-             # coalesce(pg_catalog.hashtextextended(((s.\"doc\")::json)::pg_catalog.text, 1001::pg_catalog.int8), -1001))) AS c \
-             FROM (SELECT s.\"id\", s.\"doc\" FROM \"ods\".\"t\" s) s WHERE NOT (s.\"id\" IS NULL) GROUP BY 1"
+            format!(
+                "SELECT (({key}) & 15) AS b, pg_catalog.count(*) AS n, pg_catalog.sum((({key}) # {doc})) AS c \
+                 FROM (SELECT s.\"id\", s.\"doc\" FROM \"ods\".\"t\" s) s WHERE NOT (s.\"id\" IS NULL) GROUP BY 1"
+            )
         );
         let target = plan().bucket_sums(Side::Target);
         assert!(
@@ -369,6 +382,8 @@ mod tests {
             "{target}"
         );
         assert!(target.contains("FROM \"dw\".\"t\" s WHERE"), "{target}");
+        // Nothing postgres_fdw keeps local: no COALESCE.
+        assert!(!sql.to_lowercase().contains("coalesce"), "{sql}");
     }
 
     #[test]
@@ -393,7 +408,9 @@ mod tests {
             },
         ];
         let sql = p.bucket_sums(Side::Source);
-        assert!(sql.contains("pg_catalog.timestamp_hash_extended(pg_catalog.timezone('UTC', (s.\"at\")::timestamp with time zone), 1001::pg_catalog.int8)"), "{sql}");
+        assert!(sql.contains("CASE WHEN pg_catalog.isfinite((s.\"at\")::timestamp with time zone) \
+             THEN pg_catalog.interval_hash_extended((s.\"at\")::timestamp with time zone OPERATOR(pg_catalog.-) '1970-01-01 00:00:00+00'::pg_catalog.timestamptz, 1001::pg_catalog.int8)"), "{sql}");
+        assert!(!sql.contains("timezone("), "{sql}");
         assert!(sql.contains("pg_catalog.hashtextextended(((s.\"code\")::character varying(8))::text, 1002::pg_catalog.int8)"), "{sql}");
     }
 
