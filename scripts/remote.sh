@@ -136,6 +136,20 @@ check "verify and repair a foreign source" \
 check "repair: target equals source" "$(same customer dw.customer remote.customer)" 0
 check "after the repair, verify finds them equal" \
   "$(wh -At -c "SELECT status FROM sync_verify('customer')")" "equal"
+# deletes => 'verify': an incremental run finds the key that left the source with key-only
+# bucket checksums computed on the source.
+wh -At -c "SET client_min_messages = warning" -c "SELECT job_name FROM sync_alter('customer', deletes => 'verify')" >/dev/null
+src -c "DELETE FROM customer WHERE customer_id = 11" >/dev/null
+reset_counters
+cut_log
+check "deletes => 'verify': the incremental run deletes the key gone from the source" \
+  "$(wh -At -c "SELECT status || ':' || rows_deleted FROM sync_incremental('customer')")" "succeeded:1"
+disconnect
+sent=$(remote_sql)
+check "deletes => 'verify': the key comparison is aggregated on the source" \
+  "$(grep 'FROM public.customer' <<<"$sent" | grep 'sum(' | grep -vc 'name' || true)" 2
+check "deletes: target equals source" "$(same customer dw.customer remote.customer)" 0
+wh -At -c "SET client_min_messages = warning" -c "SELECT job_name FROM sync_alter('customer', deletes => 'ignore')" >/dev/null
 
 # --- 2. a watermark taken from a related table ------------------------------------------------
 wh -At -c "SELECT job_name FROM sync_define('order_lines', source => 'remote.order_lines', target => 'dw.order_lines',

@@ -25,6 +25,7 @@ CREATE TABLE insync.jobs (
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source_timezone    text,
+    deletes            text NOT NULL DEFAULT 'ignore' CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[])),
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -45,6 +46,7 @@ COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark:
 COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
+COMMENT ON COLUMN insync.jobs.deletes IS 'ignore, or verify: incremental runs also delete (into the quarantine) target rows whose key left the source, found by a key-only bucket comparison';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (

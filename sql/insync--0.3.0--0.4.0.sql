@@ -140,3 +140,81 @@ COMMENT ON FUNCTION sync_verify(text, boolean, boolean) IS
     'Compares a job''s source and target inside the database (bucket checksums, then the keys of differing buckets) and records it; repair => true rewrites only the differing keys, quarantining what it replaces';
 COMMENT ON FUNCTION sync_verify_keys(text, integer) IS 'Verifies like sync_verify and returns the differing keys (missing, extra, changed), at most max_keys';
 -- ===== end of verify =====
+
+-- ===== deletes: a job option making incremental runs delete keys that left the source =====
+-- (self-contained section, like the one above)
+-- Added without a default, then filled: a default given with ADD COLUMN would be kept as the
+-- column's "missing value", which a fresh install's catalog does not have.
+ALTER TABLE insync.jobs ADD COLUMN deletes text;
+UPDATE insync.jobs SET deletes = 'ignore';
+ALTER TABLE insync.jobs ALTER COLUMN deletes SET DEFAULT 'ignore',
+    ALTER COLUMN deletes SET NOT NULL,
+    ADD CONSTRAINT jobs_deletes_check CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[]));
+COMMENT ON COLUMN insync.jobs.deletes IS 'ignore, or verify: incremental runs also delete (into the quarantine) target rows whose key left the source, found by a key-only bucket comparison';
+
+DROP FUNCTION sync_define(text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, text, text);
+CREATE FUNCTION "sync_define"(
+	"job_name" TEXT, /* Option < & str > */
+	"source" TEXT, /* Option < & str > */
+	"target" TEXT, /* Option < & str > */
+	"key" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"watermark" TEXT DEFAULT NULL, /* Option < String > */
+	"mode" TEXT DEFAULT 'incremental', /* Option < String > */
+	"watermark_source" TEXT DEFAULT NULL, /* Option < String > */
+	"watermark_join" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"source_filter" TEXT DEFAULT NULL, /* Option < String > */
+	"lookback" TEXT DEFAULT NULL, /* Option < String > */
+	"columns" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"lookups" jsonb DEFAULT NULL, /* Option < pgrx :: JsonB > */
+	"parallel" TEXT DEFAULT NULL, /* Option < String > */
+	"source_timezone" TEXT DEFAULT NULL, /* Option < String > */
+	"deletes" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS TABLE (
+	"job_name" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"target" TEXT,  /* String */
+	"key_columns" TEXT[],  /* Vec < String > */
+	"mode" TEXT,  /* String */
+	"merge_strategy" TEXT,  /* String */
+	"columns" TEXT[]  /* Vec < String > */
+)
+VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sync_define_wrapper';
+COMMENT ON FUNCTION sync_define(text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, text, text, text) IS
+    'Defines a sync job (source, target, key, watermark, mode, filter, lookback, columns, lookups, parallel, source time zone, deletes), validated against the live catalog';
+
+DROP FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text);
+CREATE FUNCTION "sync_alter"(
+	"job_name" TEXT, /* Option < & str > */
+	"new_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"source" TEXT DEFAULT NULL, /* Option < String > */
+	"target" TEXT DEFAULT NULL, /* Option < String > */
+	"key" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"mode" TEXT DEFAULT NULL, /* Option < String > */
+	"watermark" TEXT DEFAULT NULL, /* Option < String > */
+	"watermark_source" TEXT DEFAULT NULL, /* Option < String > */
+	"watermark_join" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"source_filter" TEXT DEFAULT NULL, /* Option < String > */
+	"lookback" TEXT DEFAULT NULL, /* Option < String > */
+	"columns" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"lookups" jsonb DEFAULT NULL, /* Option < pgrx :: JsonB > */
+	"reset_watermark" bool DEFAULT false, /* Option < bool > */
+	"parallel" TEXT DEFAULT NULL, /* Option < String > */
+	"source_timezone" TEXT DEFAULT NULL, /* Option < String > */
+	"deletes" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS TABLE (
+	"job_name" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"target" TEXT,  /* String */
+	"key_columns" TEXT[],  /* Vec < String > */
+	"mode" TEXT,  /* String */
+	"merge_strategy" TEXT,  /* String */
+	"columns" TEXT[]  /* Vec < String > */
+)
+VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sync_alter_wrapper';
+COMMENT ON FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text, text) IS
+    'Changes a sync job: NULL leaves a setting alone, '''' or ''{}'' clears an optional one';
+-- ===== end of deletes =====

@@ -82,6 +82,7 @@ fn sync_define(
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    deletes: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -114,6 +115,7 @@ fn sync_define(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            deletes,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -139,6 +141,7 @@ fn sync_alter(
     reset_watermark: default!(Option<bool>, false),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    deletes: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -172,6 +175,7 @@ fn sync_alter(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            deletes,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })

@@ -71,6 +71,9 @@ pub struct Job {
     pub parallel: String,
     /// The zone a `timestamp without time zone` watermark is written in on the source.
     pub source_timezone: Option<String>,
+    /// What incremental runs do about keys that left the source: "ignore", or "verify"
+    /// (a key-only bucket comparison after the merge deletes them, quarantined).
+    pub deletes: String,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -141,6 +144,12 @@ struct JobRow {
     lookups: Option<Vec<LookupDef>>,
     parallel: String,
     source_timezone: Option<String>,
+    #[serde(default = "ignore_deletes")]
+    deletes: String,
+}
+
+fn ignore_deletes() -> String {
+    "ignore".into()
 }
 
 impl JobRow {
@@ -163,6 +172,7 @@ impl JobRow {
             lookups: job.lookups.clone(),
             parallel: job.parallel.clone(),
             source_timezone: job.source_timezone.clone(),
+            deletes: job.deletes.clone(),
         }
     }
 
@@ -186,6 +196,7 @@ impl JobRow {
             lookups: self.lookups,
             parallel: self.parallel,
             source_timezone: self.source_timezone,
+            deletes: self.deletes,
         }
     }
 

@@ -284,6 +284,7 @@ fn execute_window(
         )?;
         if let Some(totals) = done {
             totals.record(record);
+            record.rows_deleted += deletes_after_merge(job, &resolved, kind)?;
             record.status = RunStatus::Succeeded;
             record.finished_at = Some(now_text()?);
             return Ok(high);
@@ -302,9 +303,19 @@ fn execute_window(
         ));
     }
     counts.record(record);
+    record.rows_deleted += deletes_after_merge(job, &resolved, kind)?;
     record.status = RunStatus::Succeeded;
     record.finished_at = Some(now_text()?);
     Ok(high)
+}
+
+/// `deletes => 'verify'`: after an incremental run's merge, the keys that left the source are
+/// deleted from the target (see `verify::delete_gone_keys`); full runs delete them anyway.
+fn deletes_after_merge(job: &Job, resolved: &resolve::Resolved, kind: RunKind) -> SyncResult<i64> {
+    if kind != RunKind::Incremental || job.deletes != "verify" {
+        return Ok(0);
+    }
+    crate::verify::delete_gone_keys(job, resolved)
 }
 
 /// Without a unique index the target may already hold several rows per key (an earlier

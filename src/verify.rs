@@ -264,7 +264,7 @@ fn finish_compare(
         let target = resolved.target.oid;
         let remove = array(&["extra", "changed"]);
         let write = array(&["missing", "changed"]);
-        let delete_sql = plan.repair_delete();
+        let delete_sql = plan.repair_delete("verify_repair");
         let columns: Vec<String> = resolved
             .plan
             .columns
@@ -424,4 +424,58 @@ fn hash_of(type_oid: pg_sys::Oid) -> SyncResult<Hash> {
         },
         _ => Hash::Text,
     })
+}
+
+/// For an incremental run of a job with `deletes => 'verify'`, after its merge: deletes the
+/// target rows whose key is no longer in the source, found by comparing key-only bucket
+/// checksums of both sides (then the keys of differing buckets), never by an anti-join of
+/// the whole tables. Each deleted row goes to a quarantine batch of its own (reason
+/// `deleted_from_source`), opened only when there is something to delete. Runs as the job
+/// owner, inside the run. Returns the rows deleted.
+pub fn delete_gone_keys(job: &Job, resolved: &resolve::Resolved) -> SyncResult<i64> {
+    let mut plan = verify_plan(job, resolved)?;
+    plan.payload.clear();
+    let foreign = resolved.source.kind == 'f';
+    let grouped = |f: &mut dyn FnMut() -> SyncResult<()>| {
+        if foreign {
+            crate::settings::sorted_grouping(f)
+        } else {
+            crate::settings::bulk(f)
+        }
+    };
+    let mut compared = None;
+    grouped(&mut || {
+        compared = Some(compare_buckets(&plan)?);
+        Ok(())
+    })?;
+    let (_, _, buckets) = compared.unwrap_or_default();
+    if buckets.is_empty() {
+        return Ok(0);
+    }
+    let mut found = None;
+    grouped(&mut || {
+        found = Some(differing_keys(&plan, &buckets)?);
+        Ok(())
+    })?;
+    let gone: Vec<serde_json::Value> = found
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, d)| d == "extra")
+        .map(|(k, _)| serde_json::from_str(&k).unwrap_or(serde_json::Value::Null))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let batch = crate::quarantine::open_batch(None, resolved.target.oid, "sync_incremental")?;
+    let sql = plan.repair_delete("deleted_from_source");
+    let keys = serde_json::Value::Array(gone).to_string();
+    let target = resolved.target.oid;
+    crate::settings::bulk(|| {
+        Spi::connect_mut(|client| {
+            client
+                .update(&sql, None, &[keys.into(), batch.into(), target.into()])
+                .map(|r| r.len() as i64)
+        })
+    })
+    .context("deleting keys that left the source")
 }

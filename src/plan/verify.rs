@@ -265,9 +265,9 @@ impl VerifyPlan {
     }
 
     /// Repair, first statement: deletes the target rows of the keys in `$1` (extra and changed
-    /// keys), keeping each in the quarantine batch `$2` of the target (OID `$3`). One row per
-    /// row deleted.
-    pub fn repair_delete(&self) -> String {
+    /// keys), keeping each in the quarantine batch `$2` of the target (OID `$3`) with `reason`.
+    /// One row per row deleted.
+    pub fn repair_delete(&self, reason: &str) -> String {
         let on = self
             .keys
             .iter()
@@ -279,8 +279,9 @@ impl VerifyPlan {
              gone AS (DELETE FROM {target} t USING k WHERE {on} \
                       RETURNING {key} AS key, pg_catalog.row_to_json(t) AS row_data) \
              INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
-             SELECT $2::pg_catalog.int8, $3::pg_catalog.oid::pg_catalog.regclass, {name}, g.key, g.row_data, 'verify_repair', {opener} \
+             SELECT $2::pg_catalog.int8, $3::pg_catalog.oid::pg_catalog.regclass, {name}, g.key, g.row_data, {reason}, {opener} \
                FROM gone g RETURNING 1",
+            reason = quote_literal(reason),
             keys = self.keys_of_json(),
             target = self.target.sql(),
             key = self.key_json("t"),
@@ -351,6 +352,17 @@ mod tests {
             }],
             buckets: 16,
         }
+    }
+
+    #[test]
+    fn a_key_only_comparison_hashes_no_payload() {
+        let mut p = plan();
+        p.payload.clear();
+        let sql = p.compare_buckets();
+        assert!(!sql.contains("\"doc\""), "{sql}");
+        assert!(sql.contains("hashint4extended"), "{sql}");
+        let del = p.repair_delete("deleted_from_source");
+        assert!(del.contains("'deleted_from_source'"), "{del}");
     }
 
     #[test]
@@ -474,7 +486,7 @@ mod tests {
     #[test]
     fn repair_quarantines_what_it_deletes_and_what_it_writes() {
         let p = plan();
-        let del = p.repair_delete();
+        let del = p.repair_delete("verify_repair");
         assert!(
             del.contains("DELETE FROM \"dw\".\"t\" t USING k WHERE t.\"id\" = k.\"id\""),
             "{del}"
