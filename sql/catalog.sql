@@ -319,10 +319,10 @@ COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table or remap_dimens
 COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
 COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
 COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
-COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte)';
-COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge: the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it';
 COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the only column the remap changed, so an undo finds the row by the rest';
-COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
+COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target; sync_verify: verify_repair; incremental runs with deletes => verify: deleted_from_source';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table or remap_dimension call removed the row (the batch''s opened_by)';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
 -- The removal runs as the table's owner (a security-restricted operation), inside one

@@ -139,6 +139,10 @@ AS 'MODULE_PATHNAME', 'sync_verify_keys_wrapper';
 COMMENT ON FUNCTION sync_verify(text, boolean, boolean) IS
     'Compares a job''s source and target inside the database (bucket checksums, then the keys of differing buckets) and records it; repair => true rewrites only the differing keys, quarantining what it replaces';
 COMMENT ON FUNCTION sync_verify_keys(text, integer) IS 'Verifies like sync_verify and returns the differing keys (missing, extra, changed), at most max_keys';
+-- Repairs keep what they wrote and removed in the quarantine.
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target; sync_verify: verify_repair; incremental runs with deletes => verify: deleted_from_source';
 -- ===== end of verify =====
 
 -- ===== deletes: a job option making incremental runs delete keys that left the source =====

@@ -37,9 +37,9 @@ pub fn remove_after_images(table: &Relation) -> String {
 }
 
 /// Puts a batch's before-images back (`$1` = batch id, `$2` = the table's OID); a row a
-/// repair wrote where there was none (`row_data` is JSON `null`) has no before-image. `columns` are the table's insertable
-/// (non-generated) columns. Rows are kept as `json`, not `jsonb`, so json values come back
-/// byte for byte.
+/// repair wrote where there was none (`row_data` is JSON `null`) has no before-image.
+/// `columns` are the table's insertable (non-generated) columns. Rows are kept as `json`, not
+/// `jsonb`, so json values come back byte for byte.
 pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
     let cols = columns
         .iter()
