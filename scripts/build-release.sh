@@ -21,7 +21,9 @@ fi
 SRC=$PWD/target/releases/src-$TAG
 rm -rf "$SRC" "$OUT"
 mkdir -p "$SRC"
-git archive "$REF" | tar -x -C "$SRC"
+# -m: files get the extraction time, not the commit's; with the old mtimes cargo can take a
+# newer build in the shared target directory for an up-to-date one of this source.
+git archive "$REF" | tar -xm -C "$SRC"
 (cd "$SRC" && CARGO_TARGET_DIR=$PWD/../../../target cargo pgrx package --debug \
     --pg-config "$PG_CONFIG" --out-dir "$OUT" >&2)
 touch "$OUT/.built"

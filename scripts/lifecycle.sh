@@ -139,6 +139,10 @@ CREATE TABLE app.versions_copy (id int PRIMARY KEY, version bigint);
 SET client_min_messages = warning;
 SELECT job_name FROM sync_define('versions', source => 'app.versions', target => 'app.versions_copy',
                                  key => '{id}', watermark => 'version');
+-- 0.4.0: verifications (one finding a difference) and job_status's last verification.
+SELECT status FROM sync_verify('customer');
+UPDATE app.dst SET v = 'drifted' WHERE id = 3;
+SELECT status FROM sync_verify('customer');
 SQL
 psql_in life -At -c "SELECT max(batch_id) FROM insync.quarantine" > "$WORK/batch"
 snapshot="SELECT (SELECT count(*) FROM insync.jobs) || '/' || (SELECT count(*) FROM insync.runs) || '/' ||
@@ -146,7 +150,9 @@ snapshot="SELECT (SELECT count(*) FROM insync.jobs) || '/' || (SELECT count(*) F
                  (SELECT count(*) FROM insync.quarantine WHERE restored_at IS NULL) || '/' ||
                  (SELECT count(*) FROM insync.quarantine_batches) || '/' ||
                  (SELECT string_agg(job_name || '=' || coalesce(source_timezone, '-'), ',' ORDER BY job_name) FROM insync.jobs) || '/' ||
-                 (SELECT string_agg(job_name || '=' || (late_commit_risk IS NOT NULL), ',' ORDER BY job_name) FROM insync.job_status)"
+                 (SELECT string_agg(job_name || '=' || (late_commit_risk IS NOT NULL), ',' ORDER BY job_name) FROM insync.job_status) || '/' ||
+                 (SELECT string_agg(status || ':' || changed, ',' ORDER BY verification_id) FROM insync.verifications) || '/' ||
+                 (SELECT string_agg(job_name || '=' || coalesce(last_verification, '-'), ',' ORDER BY job_name) FROM insync.job_status)"
 before=$(psql_in life -At -c "$snapshot")
 "$BIN/pg_dump" -h 127.0.0.1 -p "$PORT" -U postgres -Fc -f "$WORK/life.dump" life
 "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres restored
@@ -162,8 +168,12 @@ expect restored "run ids continue after the restored ones" \
 psql_in restored -c "SET ROLE etl; UPDATE app.src SET v = 'again', updated_at = now() WHERE id BETWEEN 10 AND 14"
 wait_for restored "the changes to fall behind the safe bound" \
   "SELECT clock_timestamp() - interval '1.1 seconds' > (SELECT max(updated_at) FROM app.src)"
+expect restored "verification ids continue after the restored ones" \
+  "SELECT nextval('insync.verifications_id_seq') > (SELECT max(verification_id) FROM insync.verifications)" "t"
 expect restored "restored job continues from its watermark" \
   "SET ROLE etl; SELECT status || ':' || rows_read || ':' || rows_updated FROM sync_incremental('customer')" "succeeded:5:5"
+expect restored "a restored job verifies and repairs (the row drifted before the dump)" \
+  "SET ROLE etl; SELECT status || ':' || changed FROM sync_verify('customer', repair => true)" "repaired:1"
 expect restored "restored quarantine restores" "SET ROLE etl; SELECT restore_quarantine($(cat "$WORK/batch"))" "20"
 expect restored "target equals source" \
   "SELECT count(*) FROM (SELECT * FROM app.src EXCEPT SELECT * FROM app.dst) d" "0"

@@ -25,6 +25,7 @@ CREATE TABLE insync.jobs (
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source_timezone    text,
+    deletes            text NOT NULL DEFAULT 'ignore' CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[])),
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -45,6 +46,7 @@ COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark:
 COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
+COMMENT ON COLUMN insync.jobs.deletes IS 'ignore, or verify: incremental runs also delete (into the quarantine) target rows whose key left the source, found by a key-only bucket comparison';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -116,6 +118,59 @@ COMMENT ON POLICY jobs_of_my_roles ON insync.jobs IS 'A role sees the jobs owned
 COMMENT ON POLICY state_of_my_jobs ON insync.job_state IS 'A role sees the state of the jobs it can see';
 COMMENT ON POLICY runs_of_my_roles ON insync.runs IS 'A role sees runs of its jobs and runs it made';
 
+-- Verifications (sync_verify): each comparison of a job's source and target, its differences
+-- and, when asked, the repair that followed. Written by insync only, like insync.runs.
+CREATE SEQUENCE insync.verifications_id_seq;
+CREATE TABLE insync.verifications (
+    verification_id bigint PRIMARY KEY,
+    job_name        text NOT NULL,
+    owner           regrole NOT NULL,
+    run_by          regrole NOT NULL,
+    status          text NOT NULL CHECK (status OPERATOR(pg_catalog.=) ANY ('{equal,different,repaired,skipped,failed}'::text[])),
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz,
+    source_rows     bigint NOT NULL DEFAULT 0,
+    target_rows     bigint NOT NULL DEFAULT 0,
+    buckets         integer NOT NULL DEFAULT 0,
+    differing_buckets integer NOT NULL DEFAULT 0,
+    missing         bigint NOT NULL DEFAULT 0,
+    extra           bigint NOT NULL DEFAULT 0,
+    changed         bigint NOT NULL DEFAULT 0,
+    rows_deleted    bigint NOT NULL DEFAULT 0,
+    rows_inserted   bigint NOT NULL DEFAULT 0,
+    quarantine_batch bigint,
+    error_message   text
+);
+CREATE INDEX verifications_job_name_id ON insync.verifications (job_name, verification_id DESC);
+ALTER TABLE insync.verifications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY verifications_of_my_roles ON insync.verifications FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE') OR pg_catalog.pg_has_role(run_by, 'USAGE'));
+GRANT SELECT ON insync.verifications TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('insync.verifications', '');
+SELECT pg_catalog.pg_extension_config_dump('insync.verifications_id_seq', '');
+COMMENT ON SEQUENCE insync.verifications_id_seq IS 'Verification ids; drawn before a verification starts so a failed one keeps its id';
+COMMENT ON TABLE insync.verifications IS 'History of sync_verify: per verification, rows compared, buckets, keys missing, extra and changed, and the repair if one was asked for';
+COMMENT ON COLUMN insync.verifications.verification_id IS 'Verification id, drawn from insync.verifications_id_seq';
+COMMENT ON COLUMN insync.verifications.job_name IS 'Job whose source and target were compared';
+COMMENT ON COLUMN insync.verifications.owner IS 'Owner of the job: the role whose privileges the comparison (and repair) used';
+COMMENT ON COLUMN insync.verifications.run_by IS 'Role that called sync_verify';
+COMMENT ON COLUMN insync.verifications.status IS 'equal, different (differences found and left), repaired, skipped (a run or verification of the job was in progress), failed (an error)';
+COMMENT ON COLUMN insync.verifications.started_at IS 'When the verification started';
+COMMENT ON COLUMN insync.verifications.finished_at IS 'When it ended';
+COMMENT ON COLUMN insync.verifications.source_rows IS 'Source rows compared (filter and lookups applied as a run reads them; rows with a NULL key left out)';
+COMMENT ON COLUMN insync.verifications.target_rows IS 'Target rows compared';
+COMMENT ON COLUMN insync.verifications.buckets IS 'Key-hash buckets whose row count and checksum were compared';
+COMMENT ON COLUMN insync.verifications.differing_buckets IS 'Buckets whose count or checksum differed: only their rows were compared key by key';
+COMMENT ON COLUMN insync.verifications.missing IS 'Keys in the source but not in the target';
+COMMENT ON COLUMN insync.verifications.extra IS 'Keys in the target but not in the source';
+COMMENT ON COLUMN insync.verifications.changed IS 'Keys in both whose values differ (or that the target holds more than once)';
+COMMENT ON COLUMN insync.verifications.rows_deleted IS 'Repair: target rows deleted (extra and changed keys), each kept in the quarantine';
+COMMENT ON COLUMN insync.verifications.rows_inserted IS 'Repair: source rows written (missing and changed keys)';
+COMMENT ON COLUMN insync.verifications.quarantine_batch IS 'Repair: the quarantine batch; restore_quarantine(batch) undoes the repair';
+COMMENT ON COLUMN insync.verifications.error_message IS 'Error raised by a failed verification, or the differences when raise_on_difference raised';
+COMMENT ON INDEX insync.verifications_job_name_id IS 'Latest verifications of a job first (job_status)';
+COMMENT ON POLICY verifications_of_my_roles ON insync.verifications IS 'A role sees verifications of its jobs and those it made';
+
 -- security_invoker: the view shows what the tables under it show the reader (row-level
 -- security applies to the reader, not to the view's owner). Every operator is qualified, so
 -- nothing planted in a schema on the installer's search_path is bound into the view.
@@ -148,14 +203,20 @@ SELECT j.job_name,
                  AND s.watermark IS NOT NULL
             THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
        ok.finished_at AS last_success_at,
-       s.late_commit_risk
+       s.late_commit_risk,
+       v.finished_at AS last_verified_at,
+       v.status AS last_verification,
+       v.missing OPERATOR(pg_catalog.+) v.extra OPERATOR(pg_catalog.+) v.changed AS last_differences
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
                       ORDER BY x.run_id DESC LIMIT 1) r ON true
   LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.=) 'succeeded'
-                      ORDER BY x.run_id DESC LIMIT 1) ok ON true;
+                      ORDER BY x.run_id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT * FROM insync.verifications x
+                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.<>) 'skipped'
+                      ORDER BY x.verification_id DESC LIMIT 1) v ON true;
 COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now()';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
@@ -258,10 +319,10 @@ COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table or remap_dimens
 COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
 COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
 COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
-COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte)';
-COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge: the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it';
 COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the only column the remap changed, so an undo finds the row by the rest';
-COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
+COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target; sync_verify: verify_repair; incremental runs with deletes => verify: deleted_from_source';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table or remap_dimension call removed the row (the batch''s opened_by)';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
 -- The removal runs as the table's owner (a security-restricted operation), inside one
@@ -318,3 +379,4 @@ SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_batch_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('insync.jobs_job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('insync.quarantine_quarantine_id_seq', '');
+

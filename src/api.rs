@@ -8,6 +8,7 @@ use crate::jobs::{self, JobSpec, JobSummary};
 use crate::plan::RunKind;
 use crate::quarantine;
 use crate::remap::{self, RemapOptions};
+use crate::verify;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -81,6 +82,7 @@ fn sync_define(
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    deletes: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -113,6 +115,7 @@ fn sync_define(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            deletes,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -138,6 +141,7 @@ fn sync_alter(
     reset_watermark: default!(Option<bool>, false),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    deletes: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -171,6 +175,7 @@ fn sync_alter(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            deletes,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })
@@ -494,6 +499,99 @@ fn remap_dimension(
                     l.rows_merged,
                     l.rows_examined,
                     l.batch_id,
+                )
+            }))
+        })
+    })
+}
+
+/// Compares the job's source and target inside the database (bucket checksums, then the keys
+/// of differing buckets) and records the result in insync.verifications; `repair => true`
+/// rewrites only the differing keys, keeping every deleted or overwritten row in the
+/// quarantine; `raise_on_difference => true` raises (after recording) when they differ.
+#[pg_extern(volatile)]
+fn sync_verify(
+    job_name: Option<&str>,
+    repair: default!(Option<bool>, false),
+    raise_on_difference: default!(Option<bool>, false),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(verification_id, i64),
+            name!(status, String),
+            name!(source_rows, i64),
+            name!(target_rows, i64),
+            name!(buckets, i32),
+            name!(differing_buckets, i32),
+            name!(missing, i64),
+            name!(extra, i64),
+            name!(changed, i64),
+            name!(rows_deleted, i64),
+            name!(rows_inserted, i64),
+            name!(quarantine_batch, Option<i64>),
+            name!(elapsed, pgrx::datum::Interval),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        const F: &str = "sync_verify";
+        let job_name = required(job_name, F, "job_name")?;
+        let opts = verify::VerifyOptions {
+            repair: required(repair, F, "repair")?,
+            raise_on_difference: required(raise_on_difference, F, "raise_on_difference")?,
+            max_keys: 0,
+        };
+        verify::verify(job_name, opts).map(|v| {
+            let r = v.record;
+            TableIterator::once((
+                r.verification_id,
+                r.status.as_str().to_string(),
+                r.source_rows,
+                r.target_rows,
+                r.buckets,
+                r.differing_buckets,
+                r.missing,
+                r.extra,
+                r.changed,
+                r.rows_deleted,
+                r.rows_inserted,
+                r.quarantine_batch,
+                v.elapsed,
+            ))
+        })
+    })
+}
+
+/// Verifies like sync_verify (recorded the same way) and returns the differing keys
+/// themselves, at most `max_keys` of them: missing (only in the source), extra (only in the
+/// target), changed.
+#[pg_extern(volatile)]
+fn sync_verify_keys(
+    job_name: Option<&str>,
+    max_keys: default!(Option<i32>, 1000),
+) -> Result<TableIterator<'static, (name!(key, pgrx::JsonB), name!(difference, String))>, ErrorReport>
+{
+    crate::security::entry(|| {
+        const F: &str = "sync_verify_keys";
+        let job_name = required(job_name, F, "job_name")?;
+        let max_keys = required(max_keys, F, "max_keys")?;
+        if max_keys < 0 {
+            return Err(crate::error::error(
+                pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("sync_verify_keys: max_keys must not be negative, not {max_keys}"),
+            ));
+        }
+        let opts = verify::VerifyOptions {
+            max_keys: max_keys as usize,
+            ..Default::default()
+        };
+        verify::verify(job_name, opts).map(|v| {
+            TableIterator::new(v.keys.into_iter().map(|(key, difference)| {
+                (
+                    pgrx::JsonB(serde_json::from_str(&key).unwrap_or(serde_json::Value::Null)),
+                    difference,
                 )
             }))
         })

@@ -103,6 +103,9 @@ pub struct Job {
     pub parallel: String,
     /// The zone a `timestamp without time zone` watermark is written in on the source.
     pub source_timezone: Option<String>,
+    /// What incremental runs do about keys that left the source: "ignore", or "verify"
+    /// (a key-only bucket comparison after the merge deletes them, quarantined).
+    pub deletes: String,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -173,6 +176,12 @@ struct JobRow {
     lookups: Option<Vec<LookupDef>>,
     parallel: String,
     source_timezone: Option<String>,
+    #[serde(default = "ignore_deletes")]
+    deletes: String,
+}
+
+fn ignore_deletes() -> String {
+    "ignore".into()
 }
 
 impl JobRow {
@@ -195,6 +204,7 @@ impl JobRow {
             lookups: job.lookups.clone(),
             parallel: job.parallel.clone(),
             source_timezone: job.source_timezone.clone(),
+            deletes: job.deletes.clone(),
         }
     }
 
@@ -218,6 +228,7 @@ impl JobRow {
             lookups: self.lookups,
             parallel: self.parallel,
             source_timezone: self.source_timezone,
+            deletes: self.deletes,
         }
     }
 
@@ -555,5 +566,89 @@ pub fn record_run(record: &RunRecord, new_watermark: Option<&str>) -> SyncResult
             .context("advancing the watermark")?;
         }
         Ok(())
+    })
+}
+
+/// Outcome of a verification, as `insync.verifications.status` spells it (its CHECK lists the
+/// same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyStatus {
+    #[default]
+    Equal,
+    /// Differences found (and not repaired).
+    Different,
+    Repaired,
+    /// Another run or verification of the job held it.
+    Skipped,
+    Failed,
+}
+
+impl VerifyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyStatus::Equal => "equal",
+            VerifyStatus::Different => "different",
+            VerifyStatus::Repaired => "repaired",
+            VerifyStatus::Skipped => "skipped",
+            VerifyStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A verification, as written to `insync.verifications`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VerificationRecord {
+    pub verification_id: i64,
+    pub job_name: String,
+    pub owner: String,
+    pub run_by: String,
+    pub status: VerifyStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub source_rows: i64,
+    pub target_rows: i64,
+    pub buckets: i32,
+    pub differing_buckets: i32,
+    pub missing: i64,
+    pub extra: i64,
+    pub changed: i64,
+    pub rows_deleted: i64,
+    pub rows_inserted: i64,
+    pub quarantine_batch: Option<i64>,
+    pub error_message: Option<String>,
+}
+
+impl VerificationRecord {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("verification record serializes")
+    }
+}
+
+/// SQL that writes a [`VerificationRecord`] given as JSON in `$1` (shared with the catalog
+/// writer worker).
+pub const INSERT_VERIFICATION_FROM_JSON: &str = "INSERT INTO insync.verifications \
+     SELECT * FROM pg_catalog.jsonb_populate_record(NULL::insync.verifications, $1::jsonb \
+            || pg_catalog.jsonb_build_object('finished_at', coalesce($1::jsonb ->> 'finished_at', pg_catalog.clock_timestamp()::text)))";
+
+/// Draws a verification id (kept by a verification that fails).
+pub fn next_verification_id() -> SyncResult<i64> {
+    as_catalog_owner(|| {
+        Spi::get_one::<i64>("SELECT nextval('insync.verifications_id_seq')")
+            .context("drawing a verification id")?
+            .ok_or_else(|| {
+                error(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "nextval returned NULL",
+                )
+            })
+    })
+}
+
+/// Writes a verification in the caller's transaction.
+pub fn record_verification(record: &VerificationRecord) -> SyncResult<()> {
+    as_catalog_owner(|| {
+        Spi::run_with_args(INSERT_VERIFICATION_FROM_JSON, &[record.to_json().into()])
+            .context("inserting into insync.verifications")
     })
 }

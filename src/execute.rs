@@ -287,6 +287,7 @@ fn execute_window(
         )?;
         if let Some(totals) = done {
             totals.record(record);
+            record.rows_deleted += deletes_after_merge(job, &resolved, kind)?;
             record.status = RunStatus::Succeeded;
             record.finished_at = Some(now_text()?);
             return Ok(high);
@@ -330,9 +331,19 @@ fn execute_window(
         ));
     }
     counts.record(record);
+    record.rows_deleted += deletes_after_merge(job, &resolved, kind)?;
     record.status = RunStatus::Succeeded;
     record.finished_at = Some(now_text()?);
     Ok(high)
+}
+
+/// `deletes => 'verify'`: after an incremental run's merge, the keys that left the source are
+/// deleted from the target (see `verify::delete_gone_keys`); full runs delete them anyway.
+fn deletes_after_merge(job: &Job, resolved: &resolve::Resolved, kind: RunKind) -> SyncResult<i64> {
+    if kind != RunKind::Incremental || job.deletes != "verify" {
+        return Ok(0);
+    }
+    crate::verify::delete_gone_keys(job, resolved)
 }
 
 /// Without a unique index the target may already hold several rows per key (an earlier
@@ -363,7 +374,7 @@ fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResu
 /// Takes the job's lock without waiting: a row lock on its catalog row, taken as the catalog
 /// owner and held to the end of the caller's transaction. Other roles can only read the
 /// catalog, so no one can take (and hold) it from outside insync.
-fn try_job_lock(job: &Job) -> SyncResult<bool> {
+pub(crate) fn try_job_lock(job: &Job) -> SyncResult<bool> {
     as_catalog_owner(|| {
         Ok(Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT FROM insync.jobs WHERE job_id = $1 FOR NO KEY UPDATE SKIP LOCKED)",
@@ -388,11 +399,11 @@ fn require_read_committed(job_name: &str) -> SyncResult<()> {
     }
 }
 
-fn current_role() -> SyncResult<String> {
+pub(crate) fn current_role() -> SyncResult<String> {
     Ok(crate::backend::current_role_text())
 }
 
 /// The current instant as ISO UTC text (independent of the session's DateStyle).
-fn now_text() -> SyncResult<String> {
+pub(crate) fn now_text() -> SyncResult<String> {
     Ok(crate::backend::now_text())
 }

@@ -27,6 +27,7 @@ pub struct JobSpec {
     pub lookups: Option<serde_json::Value>,
     pub parallel: Option<String>,
     pub source_timezone: Option<String>,
+    pub deletes: Option<String>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -61,6 +62,7 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
         owner: unsafe { pg_sys::GetUserId() },
         mode: RunKind::Incremental,
         parallel: "auto".into(),
+        deletes: "ignore".into(),
         ..Default::default()
     };
     apply(&mut job, spec, true)?;
@@ -223,6 +225,17 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
         if let Some(zone) = &job.source_timezone {
             check_timezone(&name, zone)?;
         }
+    }
+    if let Some(deletes) = spec.deletes {
+        let deletes = deletes.trim().to_ascii_lowercase();
+        if deletes != "ignore" && deletes != "verify" {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("sync job \"{name}\": deletes must be 'ignore' or 'verify', not \"{deletes}\""),
+                "deletes => 'verify' makes incremental runs delete target rows whose key left the source (a key-only comparison of both tables on every run).",
+            ));
+        }
+        job.deletes = deletes;
     }
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };

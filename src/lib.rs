@@ -9,7 +9,10 @@
 //! `jobs` defines, alters and drops jobs.
 //! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
 //! `plan::remap`, keep what they remove or change in the quarantine, and `quarantine` undoes
-//! them. `api` holds the thin SQL-callable functions; `sql/` the catalog DDL, comments and the
+//! them. `verify` compares a job's source and target in key-hash buckets (SQL in
+//! `plan::verify`), records it in `insync.verifications`, repairs only the differing keys into
+//! the quarantine, and deletes keys gone from the source after incremental runs of jobs with
+//! `deletes => 'verify'`. `api` holds the thin SQL-callable functions; `sql/` the catalog DDL, comments and the
 //! PL/pgSQL procedure; `security`, `settings` and `subxact` are the small Postgres mechanics
 //! the rest shares.
 
@@ -39,6 +42,7 @@ pub mod resolve;
 pub mod security;
 pub mod settings;
 pub mod subxact;
+pub mod verify;
 pub mod window;
 pub mod worker;
 

@@ -7,7 +7,7 @@
 
 use crate::catalog::{
     extension_owner, RunRecord, COUNT_COMMITTED_SEGMENTS, FAIL_UNFINISHED_SEGMENTS,
-    INSERT_RUN_FROM_JSON, INSERT_SEGMENTS_FROM_JSON,
+    INSERT_RUN_FROM_JSON, INSERT_SEGMENTS_FROM_JSON, INSERT_VERIFICATION_FROM_JSON,
 };
 use crate::dispatch::Stopped;
 use pgrx::bgworkers::BackgroundWorker;
@@ -23,6 +23,9 @@ struct FailedRun {
     record: RunRecord,
     /// Parallel runs: the planned segments (JSON array) to insert with the run.
     segments: Option<String>,
+    /// A verification to record instead of a run (`record` is then unused).
+    #[serde(default)]
+    verification: Option<String>,
 }
 
 /// Records `record` (status `failed`) outside the current transaction, marking the segments a
@@ -36,7 +39,7 @@ pub fn record_failed_run(record: &RunRecord) {
         );
         return;
     }
-    match commit_autonomously(record, None) {
+    match commit_autonomously(record, None, None) {
         Written::Committed => {}
         Written::NoWorkerSlot => pgrx::warning!(
             "insync: no background worker slot to record failed run {}; raise max_worker_processes",
@@ -59,10 +62,25 @@ pub enum Written {
     WaitedForCaller,
 }
 
+/// Records a verification (JSON for [`INSERT_VERIFICATION_FROM_JSON`]) outside the current
+/// transaction: one that failed, or found differences and raises them. Best effort, as for
+/// failed runs.
+pub fn record_verification(job_name: &str, json: String) {
+    if let Some(tables) = catalog_locked_here() {
+        pgrx::warning!(
+            "insync: the verification of job \"{job_name}\" is not recorded: this transaction holds a lock on {tables} that the catalog writer would wait for"
+        );
+        return;
+    }
+    if commit_autonomously(&RunRecord::default(), None, Some(json)) != Written::Committed {
+        pgrx::warning!("insync: the verification of job \"{job_name}\" could not be recorded");
+    }
+}
+
 /// Commits a parallel run's plan: the run (status `running`) and its segments (a JSON array
 /// for [`INSERT_SEGMENTS_FROM_JSON`]).
 pub fn commit_plan(record: &RunRecord, segments_json: String) -> Written {
-    commit_autonomously(record, Some(segments_json))
+    commit_autonomously(record, Some(segments_json), None)
 }
 
 /// The catalog tables the writer worker writes that this transaction has locked against it
@@ -82,7 +100,11 @@ pub fn catalog_locked_here() -> Option<String> {
     .flatten()
 }
 
-fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> Written {
+fn commit_autonomously(
+    record: &RunRecord,
+    segments: Option<String>,
+    verification: Option<String>,
+) -> Written {
     let owner = match extension_owner() {
         Ok(owner) => owner,
         Err(e) => {
@@ -99,6 +121,7 @@ fn commit_autonomously(record: &RunRecord, segments: Option<String>) -> Written 
         catalog_owner: owner.to_u32(),
         record: record.clone(),
         segments,
+        verification,
     })
     .expect("failed run serializes");
     let Some(launched) = crate::worker::launch(
@@ -146,6 +169,15 @@ pub extern "C-unwind" fn insync_record_failed_run(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(failed.database)),
         Some(pg_sys::Oid::from(failed.catalog_owner)),
     );
+    if let Some(verification) = failed.verification {
+        BackgroundWorker::transaction(|| {
+            crate::settings::with_settings(crate::security::SAFE_SETTINGS, || {
+                Spi::run_with_args(INSERT_VERIFICATION_FROM_JSON, &[verification.into()])
+                    .expect("inserting the verification into insync.verifications");
+            })
+        });
+        return;
+    }
     let json = serde_json::to_string(&failed.record).expect("run record serializes");
     // The worker is connected as the catalog owner: pin the settings its statements see.
     BackgroundWorker::transaction(|| {

@@ -9,6 +9,7 @@ pub mod instant;
 pub mod quarantine;
 pub mod remap;
 pub mod segment;
+pub mod verify;
 
 use segment::{Segment, Slice};
 

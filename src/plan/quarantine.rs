@@ -36,9 +36,10 @@ pub fn remove_after_images(table: &Relation) -> String {
     )
 }
 
-/// Puts a batch's before-images back (`$1` = batch id, `$2` = the table's OID). `columns` are the table's insertable
-/// (non-generated) columns. Rows are kept as `json`, not `jsonb`, so json values come back
-/// byte for byte.
+/// Puts a batch's before-images back (`$1` = batch id, `$2` = the table's OID); a row a
+/// repair wrote where there was none (`row_data` is JSON `null`) has no before-image.
+/// `columns` are the table's insertable (non-generated) columns. Rows are kept as `json`, not
+/// `jsonb`, so json values come back byte for byte.
 pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
     let cols = columns
         .iter()
@@ -53,7 +54,8 @@ pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
     format!(
         "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
            FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
-          WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL",
+          WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
+            AND pg_catalog.json_typeof(q.row_data) <> 'null'",
         t = table.sql()
     )
 }
@@ -81,7 +83,8 @@ mod tests {
             sql,
             "INSERT INTO \"dw\".\"orders\" (\"order_id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT r.\"order_id\", r.\"amount\" \
                FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::\"dw\".\"orders\", q.row_data) r \
-              WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL"
+              WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
+            AND pg_catalog.json_typeof(q.row_data) <> 'null'"
         );
     }
 }
