@@ -60,6 +60,24 @@ fn unique_key_with(target: pg_sys::Oid, column: &str) -> SyncResult<Option<Vec<S
     .context("reading pg_index")
 }
 
+/// The target's first valid, non-partial unique index on plain NOT NULL columns without
+/// `column` (the primary key first, then the narrowest): each row's identity across a remap.
+fn row_key_without(target: pg_sys::Oid, column: &str) -> SyncResult<Option<Vec<String>>> {
+    Spi::get_one_with_args::<Vec<String>>(
+        "SELECT (SELECT (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+                   FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord) \
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) \
+           FROM pg_catalog.pg_index i \
+          WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL \
+            AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid \
+                             AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]) \
+                             AND (a.attname = $2 OR NOT a.attnotnull)) \
+          ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1)",
+        &[target.into(), column.into()],
+    )
+    .context("reading pg_index")
+}
+
 fn privilege(rel: &RelationInfo, privilege: &str) -> SyncResult<()> {
     let ok = resolve::has_table_privilege(rel.oid, privilege)?;
     if ok {
@@ -237,6 +255,7 @@ fn build(
         merge,
         blocks: opts.blocks,
         partitioned: t.kind == 'p',
+        row_key: row_key_without(t.oid, column_name)?,
     };
     let ambiguous = as_role(owner, || Spi::get_one::<i64>(&plan.source.ambiguous_keys()))
         .context("checking the dimension")?

@@ -129,7 +129,13 @@ pub struct RemapPlan {
     pub blocks: Option<(i64, i64)>,
     /// Rows of a partitioned target are told apart by (tableoid, ctid).
     pub partitioned: bool,
+    /// A unique key of NOT NULL columns without `column`: a plain remap then quarantines each
+    /// row by this key and the old value, not by its whole before-image.
+    pub row_key: Option<Vec<String>>,
 }
+
+/// Rows per slim quarantine entry: bounds one entry's json (and the memory building it).
+const ROWS_PER_ENTRY: u32 = 10_000;
 
 impl RemapPlan {
     fn join_condition(&self) -> String {
@@ -173,7 +179,7 @@ impl RemapPlan {
         format!(
             "cur AS ({cur}), \
              changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
-                 {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value \
+                 {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value, {col} AS insync_before_value \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
             cur = self.source.current_rows(),
             oid = self.tableoid(),
@@ -210,11 +216,91 @@ impl RemapPlan {
 
     /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
     /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
-    ///
+    pub fn update(&self) -> String {
+        match &self.row_key {
+            Some(key) => self.slim_update(key),
+            None => self.imaged_update(),
+        }
+    }
+
+    /// A remap of a table with a row key: the rows changed only in `column`, so the quarantine
+    /// keeps, per join key, old and new value, the changed rows' keys (at most
+    /// [`ROWS_PER_ENTRY`] per entry) — no per-row before-image is built or written.
+    fn slim_update(&self, row_key: &[String]) -> String {
+        let col = quote_ident(&self.column);
+        let r = |i: usize| format!("insync_r{i}");
+        let j = |i: usize| format!("insync_j{i}");
+        // RETURNING sees the row after the update: a join column that is the remapped
+        // column (an org remapped through an org map) is read as it was.
+        let returned = row_key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), r(i)))
+            .chain(self.source.join.iter().enumerate().map(|(i, (k, _))| {
+                if *k == self.column {
+                    format!("c.insync_before_value AS {}", j(i))
+                } else {
+                    format!("t.{} AS {}", quote_ident(k), j(i))
+                }
+            }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let json_pairs = |names: &mut dyn Iterator<Item = (String, String)>| {
+            names
+                .map(|(name, expr)| format!("{}, {expr}", quote_literal(&name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let ids = json_pairs(
+            &mut row_key
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), format!("u.{}", r(i)))),
+        );
+        // Grouped by text forms: any column type groups, whatever operators it has.
+        let key =
+            json_pairs(
+                &mut self.source.join.iter().enumerate().map(|(i, (k, _))| {
+                    (k.clone(), format!("pg_catalog.json_agg(u.{}) -> 0", j(i)))
+                }),
+            );
+        let group_by = (0..self.source.join.len())
+            .map(|i| format!("u.{}::text", j(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "WITH {changed}, \
+             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
+                 RETURNING {returned}, c.insync_before_value, c.insync_value, c.insync_old, c.insync_new), \
+             entries AS MATERIALIZED (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows, \
+                 pg_catalog.json_build_object({key})::jsonb AS insync_key, \
+                 pg_catalog.json_build_object({col_literal}, pg_catalog.json_agg(u.insync_before_value) -> 0) AS insync_before, \
+                 pg_catalog.json_build_object({col_literal}, pg_catalog.json_agg(u.insync_value) -> 0) AS insync_after, \
+                 pg_catalog.json_agg(pg_catalog.json_build_object({ids})) AS insync_row_keys \
+               FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
+               GROUP BY {group_by}, u.insync_old, u.insync_new, u.insync_part), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, e.insync_key, e.insync_before, e.insync_after, {col_literal}, \
+                        e.insync_row_keys, {key_columns}, 'remapped', {opener} \
+                   FROM entries e RETURNING 1) \
+             SELECT e.insync_old, e.insync_new, pg_catalog.sum(e.insync_rows)::bigint, 0::bigint FROM entries e GROUP BY 1, 2 ORDER BY 1, 2",
+            changed = self.changed(),
+            target = self.target.sql(),
+            same = self.same_row("c.insync_rid", "c.insync_roid"),
+            col_literal = quote_literal(&self.column),
+            per_entry = ROWS_PER_ENTRY,
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            key_columns = text_array(row_key),
+            opener = super::quarantine::batch_opener("$1", "$2"),
+        )
+    }
+
+    /// Remaps a table without a row key: each changed row's whole before-image is kept.
     /// Only the changed rows' before-images are built (fetched by TID, in the statement's
     /// snapshot, i.e. before the update). A remapped row differs from its before-image only in
     /// the remapped column, which the quarantine records so an undo can find the row again.
-    pub fn update(&self) -> String {
+    fn imaged_update(&self) -> String {
         format!(
             "WITH {changed}, \
              imaged AS MATERIALIZED (SELECT c.*, pg_catalog.row_to_json(x.t) AS insync_before \
@@ -441,6 +527,18 @@ impl RemapPlan {
     }
 }
 
+/// A text[] literal of names, each quoted as a string (never as SQL).
+fn text_array(names: &[String]) -> String {
+    format!(
+        "ARRAY[{}]::pg_catalog.text[]",
+        names
+            .iter()
+            .map(|n| quote_literal(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +557,7 @@ mod tests {
             merge: vec![],
             blocks: None,
             partitioned: false,
+            row_key: None,
         }
     }
 
