@@ -230,56 +230,55 @@ impl RemapPlan {
         let col = quote_ident(&self.column);
         let r = |i: usize| format!("insync_r{i}");
         let j = |i: usize| format!("insync_j{i}");
-        // RETURNING sees the row after the update: a join column that is the remapped
-        // column (an org remapped through an org map) is read as it was.
+        // Values travel as their json text: entries group by it (any column type groups,
+        // whatever operators it has) and it goes into the entry as it is, so nothing is
+        // aggregated per row but the row keys. RETURNING sees the row after the update: a
+        // join column that is the remapped column (an org map) is read as it was.
         let returned = row_key
             .iter()
             .enumerate()
             .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), r(i)))
             .chain(self.source.join.iter().enumerate().map(|(i, (k, _))| {
-                if *k == self.column {
-                    format!("c.insync_before_value AS {}", j(i))
+                let value = if *k == self.column {
+                    "c.insync_before_value".to_string()
                 } else {
-                    format!("t.{} AS {}", quote_ident(k), j(i))
-                }
+                    format!("t.{}", quote_ident(k))
+                };
+                format!("pg_catalog.to_json({value})::text AS {}", j(i))
             }))
             .collect::<Vec<_>>()
             .join(", ");
-        let json_pairs = |names: &mut dyn Iterator<Item = (String, String)>| {
-            names
-                .map(|(name, expr)| format!("{}, {expr}", quote_literal(&name)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let ids = json_pairs(
-            &mut row_key
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (k.clone(), format!("u.{}", r(i)))),
-        );
-        // Grouped by text forms: any column type groups, whatever operators it has.
-        let key =
-            json_pairs(
-                &mut self.source.join.iter().enumerate().map(|(i, (k, _))| {
-                    (k.clone(), format!("pg_catalog.json_agg(u.{}) -> 0", j(i)))
-                }),
-            );
+        let ids = row_key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{}, u.{}", quote_literal(k), r(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = self
+            .source
+            .join
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| format!("{}, u.{}::json", quote_literal(k), j(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
         let group_by = (0..self.source.join.len())
-            .map(|i| format!("u.{}::text", j(i)))
+            .map(|i| format!("u.{}", j(i)))
             .collect::<Vec<_>>()
             .join(", ");
         format!(
             "WITH {changed}, \
              updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
-                 RETURNING {returned}, c.insync_before_value, c.insync_value, c.insync_old, c.insync_new), \
+                 RETURNING {returned}, pg_catalog.to_json(c.insync_before_value)::text AS insync_before, \
+                     pg_catalog.to_json(c.insync_value)::text AS insync_after, c.insync_old, c.insync_new), \
              entries AS MATERIALIZED (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows, \
                  pg_catalog.json_build_object({key})::jsonb AS insync_key, \
-                 pg_catalog.json_build_object({col_literal}, pg_catalog.json_agg(u.insync_before_value) -> 0) AS insync_before, \
-                 pg_catalog.json_build_object({col_literal}, pg_catalog.json_agg(u.insync_value) -> 0) AS insync_after, \
+                 pg_catalog.json_build_object({col_literal}, u.insync_before::json) AS insync_before, \
+                 pg_catalog.json_build_object({col_literal}, u.insync_after::json) AS insync_after, \
                  pg_catalog.json_agg(pg_catalog.json_build_object({ids})) AS insync_row_keys \
                FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
-               GROUP BY {group_by}, u.insync_old, u.insync_new, u.insync_part), \
+               GROUP BY {group_by}, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part), \
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
                  SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, e.insync_key, e.insync_before, e.insync_after, {col_literal}, \
                         e.insync_row_keys, {key_columns}, 'remapped', {opener} \
