@@ -99,14 +99,7 @@ pub fn restore_remapped_values(table: &Relation, column: &str, row_key: &[String
         same_fl = same("l", "f"),
         same_tf = same("t", "f"),
         col_literal = super::quote_literal(column),
-        key_columns = format!(
-            "ARRAY[{}]::pg_catalog.text[]",
-            row_key
-                .iter()
-                .map(|k| super::quote_literal(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        key_columns = super::text_array(row_key),
     )
 }
 

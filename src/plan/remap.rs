@@ -1,7 +1,7 @@
 //! Pure planning for `remap_dimension`: point a denormalized column of a fact or aggregate
 //! table at the dimension's current value, keeping every before-image in the quarantine.
 
-use super::{quote_ident, quote_literal, Relation};
+use super::{quote_ident, quote_literal, text_array, Relation};
 
 /// How the dimension's current row per key is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -526,18 +526,6 @@ impl RemapPlan {
     }
 }
 
-/// A text[] literal of names, each quoted as a string (never as SQL).
-fn text_array(names: &[String]) -> String {
-    format!(
-        "ARRAY[{}]::pg_catalog.text[]",
-        names
-            .iter()
-            .map(|n| quote_literal(n))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +594,38 @@ mod tests {
         // Before-images only for changed rows, by TID; no whole-row read of the full table.
         assert!(sql.contains("CROSS JOIN LATERAL (SELECT t FROM \"dw\".\"sales\" t WHERE t.ctid = c.insync_rid OFFSET 0) x"), "{sql}");
         assert!(!sql.contains("row_to_json(t)"), "{sql}");
+    }
+
+    #[test]
+    fn a_table_with_a_row_key_quarantines_keys_and_old_values_not_images() {
+        let mut plan = sales();
+        plan.row_key = Some(vec!["sale_id".into()]);
+        let sql = plan.update();
+        // No whole-row image is built, per row only the key goes into an aggregate.
+        assert!(!sql.contains("row_to_json"), "{sql}");
+        assert!(
+            sql.contains("pg_catalog.json_agg(pg_catalog.json_build_object('sale_id', u.insync_r0)) AS insync_row_keys"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("RETURNING t.\"sale_id\" AS insync_r0, pg_catalog.to_json(t.\"store_id\")::text AS insync_j0"),
+            "{sql}"
+        );
+        // One entry per join key, (old, new) pair and slice of 10,000 rows.
+        assert!(
+            sql.contains("(pg_catalog.row_number() OVER () - 1) / 10000 AS insync_part"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("GROUP BY u.insync_j0, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part"),
+            "{sql}"
+        );
+        assert!(sql.contains("'store_org_id', e.insync_row_keys, ARRAY['sale_id']::pg_catalog.text[], 'remapped'"), "{sql}");
+        // A join column that is the remapped column is quarantined with its old value.
+        plan.source.join = vec![("store_org_id".into(), "org_id".into())];
+        assert!(plan
+            .update()
+            .contains("pg_catalog.to_json(c.insync_before_value)::text AS insync_j0"));
     }
 
     #[test]
