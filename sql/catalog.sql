@@ -266,7 +266,7 @@ COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the on
 COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table or remap_dimension call removed the row (the batch''s opened_by)';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
-COMMENT ON COLUMN insync.quarantine.row_keys IS 'For a plain remap of a table with a row key: the rows changed, each by that key (a json array of objects, up to 10,000 per entry); NULL: row_data is the whole row';
+COMMENT ON COLUMN insync.quarantine.row_keys IS 'For a plain remap of a table with a row key: the rows changed, each by that key (a json array of key values, or of arrays of them for a key of several columns; up to 10,000 rows per entry); NULL: row_data is the whole row';
 COMMENT ON COLUMN insync.quarantine.row_key_columns IS 'The columns of row_keys: a unique key of NOT NULL columns of the table';
 -- The removal runs as the table's owner (a security-restricted operation), inside one
 -- statement that also writes the quarantine. A quarantine row can only be written for a batch

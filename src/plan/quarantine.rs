@@ -78,11 +78,23 @@ pub fn restore_remapped_values(table: &Relation, column: &str, row_key: &[String
             .collect::<Vec<_>>()
             .join(" AND ")
     };
+    // Each element of row_keys is the key's value, or an array of them for several columns.
+    let named = if row_key.len() == 1 {
+        format!("{}, x.insync_k", super::quote_literal(&row_key[0]))
+    } else {
+        row_key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{}, x.insync_k -> {i}", super::quote_literal(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let col = quote_ident(column);
     format!(
         "WITH entries AS (SELECT q.quarantine_id AS insync_qid, {k_keys}, r.{col} AS insync_before, a.{col} AS insync_after \
                             FROM insync.quarantine q \
-                            CROSS JOIN LATERAL pg_catalog.json_populate_recordset(NULL::{t}, q.row_keys) k \
+                            CROSS JOIN LATERAL pg_catalog.json_array_elements(q.row_keys) x(insync_k) \
+                            CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, pg_catalog.json_build_object({named})) k \
                             CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
                             CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, q.after_data) a \
                            WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass \
@@ -142,7 +154,7 @@ mod tests {
         // Typed through the table's row type; only this column's and key's entries.
         assert!(
             sql.contains(
-                "pg_catalog.json_populate_recordset(NULL::\"dw\".\"sales\", q.row_keys) k"
+                "pg_catalog.json_populate_record(NULL::\"dw\".\"sales\", pg_catalog.json_build_object('day', x.insync_k -> 0, 'sale_id', x.insync_k -> 1)) k"
             ),
             "{sql}"
         );

@@ -248,12 +248,19 @@ impl RemapPlan {
             }))
             .collect::<Vec<_>>()
             .join(", ");
-        let ids = row_key
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{}, u.{}", quote_literal(k), r(i)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // A row's key: its value, or an array of its values for a key of several columns
+        // (no per-row object: the names are in row_key_columns).
+        let ids = if row_key.len() == 1 {
+            format!("u.{}", r(0))
+        } else {
+            format!(
+                "pg_catalog.json_build_array({})",
+                (0..row_key.len())
+                    .map(|i| format!("u.{}", r(i)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let key = self
             .source
             .join
@@ -276,7 +283,7 @@ impl RemapPlan {
                  pg_catalog.json_build_object({key})::jsonb AS insync_key, \
                  pg_catalog.json_build_object({col_literal}, u.insync_before::json) AS insync_before, \
                  pg_catalog.json_build_object({col_literal}, u.insync_after::json) AS insync_after, \
-                 pg_catalog.json_agg(pg_catalog.json_build_object({ids})) AS insync_row_keys \
+                 pg_catalog.json_agg({ids}) AS insync_row_keys \
                FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
                GROUP BY {group_by}, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part), \
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
@@ -604,7 +611,7 @@ mod tests {
         // No whole-row image is built, per row only the key goes into an aggregate.
         assert!(!sql.contains("row_to_json"), "{sql}");
         assert!(
-            sql.contains("pg_catalog.json_agg(pg_catalog.json_build_object('sale_id', u.insync_r0)) AS insync_row_keys"),
+            sql.contains("pg_catalog.json_agg(u.insync_r0) AS insync_row_keys"),
             "{sql}"
         );
         assert!(
