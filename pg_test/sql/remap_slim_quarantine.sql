@@ -51,3 +51,13 @@ SELECT row_data, row_keys FROM insync.quarantine WHERE table_name = 'public.copi
 SELECT restore_quarantine(min(batch_id)) FROM insync.quarantine WHERE table_name = 'public.copies';
 SELECT count(*) AS differing FROM ((TABLE copies EXCEPT ALL TABLE copies_before)
                                    UNION ALL (TABLE copies_before EXCEPT ALL TABLE copies)) d;
+-- The join column is the remapped column (org 11 is absorbed by org 12): the entry's key is
+-- the old org, and the undo brings it back.
+CREATE TABLE org_map (org_id int PRIMARY KEY, successor int);
+INSERT INTO org_map VALUES (11, 12), (12, 12);
+CREATE TABLE accounts (account_id int PRIMARY KEY, org int);
+INSERT INTO accounts SELECT g, 11 + g % 2 FROM generate_series(1, 6) g;
+SELECT old_value, new_value, rows_changed FROM remap_dimension('accounts', 'org', 'org_map', '{org=org_id}', 'successor');
+SELECT key, row_data, after_data, row_keys FROM insync.quarantine WHERE table_name = 'public.accounts';
+SELECT restore_quarantine(min(batch_id)) FROM insync.quarantine WHERE table_name = 'public.accounts';
+SELECT org, count(*) FROM accounts GROUP BY 1 ORDER BY 1;

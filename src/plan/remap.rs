@@ -176,10 +176,28 @@ impl RemapPlan {
     /// before-image. Only rows of the batch's blocks when batched.
     fn changed(&self) -> String {
         let col = format!("t.{}", quote_ident(&self.column));
+        // What is the same for every row of a dimension key is computed once per key: the
+        // new value as text and as json, and the key as json (the slim quarantine's).
+        let (dim_json, carried): (String, String) = self
+            .source
+            .join
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| {
+                (
+                    format!(
+                        ", pg_catalog.to_json(c.{})::text AS insync_dj{i}",
+                        quote_ident(d)
+                    ),
+                    format!(", c.insync_dj{i}"),
+                )
+            })
+            .unzip();
         format!(
-            "cur AS ({cur}), \
+            "cur AS (SELECT c.*, c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
+                 FROM ({cur}) c), \
              changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
-                 {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value, {col} AS insync_before_value \
+                 {col}::text AS insync_old, c.insync_new, c.insync_value, {col} AS insync_before_value, c.insync_after{carried} \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
             cur = self.source.current_rows(),
             oid = self.tableoid(),
@@ -232,19 +250,22 @@ impl RemapPlan {
         let j = |i: usize| format!("insync_j{i}");
         // Values travel as their json text: entries group by it (any column type groups,
         // whatever operators it has) and it goes into the entry as it is, so nothing is
-        // aggregated per row but the row keys. RETURNING sees the row after the update: a
-        // join column that is the remapped column (an org map) is read as it was.
+        // aggregated per row but the row keys. The join key's json is the dimension's (equal
+        // to the row's), except for a join column that is the remapped column (an org map):
+        // that is the row's old value.
         let returned = row_key
             .iter()
             .enumerate()
             .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), r(i)))
             .chain(self.source.join.iter().enumerate().map(|(i, (k, _))| {
-                let value = if *k == self.column {
-                    "c.insync_before_value".to_string()
+                if *k == self.column {
+                    format!(
+                        "pg_catalog.to_json(c.insync_before_value)::text AS {}",
+                        j(i)
+                    )
                 } else {
-                    format!("t.{}", quote_ident(k))
-                };
-                format!("pg_catalog.to_json({value})::text AS {}", j(i))
+                    format!("c.insync_dj{i} AS {}", j(i))
+                }
             }))
             .collect::<Vec<_>>()
             .join(", ");
@@ -278,7 +299,7 @@ impl RemapPlan {
              updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
                  RETURNING {returned}, pg_catalog.to_json(c.insync_before_value)::text AS insync_before, \
-                     pg_catalog.to_json(c.insync_value)::text AS insync_after, c.insync_old, c.insync_new), \
+                     c.insync_after, c.insync_old, c.insync_new), \
              entries AS MATERIALIZED (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows, \
                  pg_catalog.json_build_object({key})::jsonb AS insync_key, \
                  pg_catalog.json_build_object({col_literal}, u.insync_before::json) AS insync_before, \
@@ -615,7 +636,7 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains("RETURNING t.\"sale_id\" AS insync_r0, pg_catalog.to_json(t.\"store_id\")::text AS insync_j0"),
+            sql.contains("RETURNING t.\"sale_id\" AS insync_r0, c.insync_dj0 AS insync_j0"),
             "{sql}"
         );
         // One entry per join key, (old, new) pair and slice of 10,000 rows.
