@@ -56,8 +56,9 @@ pub fn open_batch(batch: Option<i64>, table: pg_sys::Oid, function: &str) -> Syn
 }
 
 /// Puts a quarantined batch back into the tables it came from; returns the rows restored.
-/// The caller must see the batch and hold INSERT (and DELETE, to take a remap's rewritten
-/// rows out) on each table; the rows are then written as the table's owner.
+/// The caller must see the batch and hold on each table INSERT for whole rows, DELETE to take
+/// a remap's rewritten rows out, UPDATE to put a slim remap's old values back; the rows are
+/// then written as the table's owner.
 pub fn restore(batch_id: i64) -> SyncResult<i64> {
     // Read as the caller: the quarantine shows each role the batches it may restore.
     let tables = Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
