@@ -61,3 +61,19 @@ SELECT old_value, new_value, rows_changed FROM remap_dimension('accounts', 'org'
 SELECT key, row_data, after_data, row_keys FROM insync.quarantine WHERE table_name = 'public.accounts';
 SELECT restore_quarantine(min(batch_id)) FROM insync.quarantine WHERE table_name = 'public.accounts';
 SELECT org, count(*) FROM accounts GROUP BY 1 ORDER BY 1;
+-- Putting old values back is an UPDATE: the caller needs that privilege to restore.
+CREATE ROLE clerk;
+GRANT SELECT, UPDATE ON accounts TO clerk;
+GRANT SELECT ON org_map TO clerk;
+SET ROLE clerk;
+SELECT rows_changed FROM remap_dimension('accounts', 'org', 'org_map', '{org=org_id}', 'successor');
+RESET ROLE;
+REVOKE UPDATE ON accounts FROM clerk;
+SET ROLE clerk;
+SELECT restore_quarantine(max(batch_id)) FROM insync.quarantine WHERE table_name = 'public.accounts';
+RESET ROLE;
+GRANT UPDATE ON accounts TO clerk;
+SET ROLE clerk;
+SELECT restore_quarantine(max(batch_id)) FROM insync.quarantine WHERE table_name = 'public.accounts';
+RESET ROLE;
+SELECT org, count(*) FROM accounts GROUP BY 1 ORDER BY 1;
