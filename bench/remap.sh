@@ -39,7 +39,9 @@ insync=$(echo "$insync_times" | best)
 echo "attempts (ms): hand$hand_times; insync$insync_times"
 psql -c "$HAND" >/dev/null
 psql -At -c "$INSYNC" | sed 's/^/insync result (old|new|changed|merged|examined|batch): /' | head -3
-quarantined=$(psql -At -c "SELECT count(*) FROM insync.quarantine")
+# Rows, not entries: a slim entry lists many rows' keys.
+quarantined=$(psql -At -c "SELECT sum(coalesce(json_array_length(row_keys), 1)) || ' in ' || count(*) || ' entries'
+                           FROM insync.quarantine")
 differing=$(psql -At -c "SELECT count(*) FROM ((TABLE facts_insync EXCEPT ALL TABLE facts_hand)
                           UNION ALL (TABLE facts_hand EXCEPT ALL TABLE facts_insync)) d")
 

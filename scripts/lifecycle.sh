@@ -83,11 +83,18 @@ INSERT INTO app.orders SELECT g % 50, 'copy', now() FROM generate_series(1, 200)
 SELECT job_name FROM sync_define('customer', source => 'app.src', target => 'app.dst', key => '{id}',
                                  watermark => 'updated_at');
 SELECT status, rows_inserted FROM sync_incremental('customer');
+-- A remap before the upgrade: its quarantine holds whole before-images.
+CREATE TABLE app.dim_store (store_id int PRIMARY KEY, org_id int);
+INSERT INTO app.dim_store VALUES (1, 10), (2, 20);
+CREATE TABLE app.facts (id int PRIMARY KEY, store_id int, org_id int);
+INSERT INTO app.facts SELECT g, 1 + g % 2, 0 FROM generate_series(1, 12) g;
+SELECT sum(rows_changed) FROM remap_dimension('app.facts', 'org_id', 'app.dim_store', '{store_id}', 'org_id');
 SELECT sum(removed) AS removed FROM dedup_table('app.orders', '{id}', keep => 'first');
 RESET ROLE;
 SQL
 psql_in life -At -c "SELECT watermark FROM insync.job_state WHERE job_name = 'customer'" > "$WORK/watermark"
 psql_in life -At -c "SELECT max(batch_id) FROM insync.quarantine" > "$WORK/batch"
+psql_in life -At -c "SELECT min(batch_id) FROM insync.quarantine" > "$WORK/remap_batch"
 install_current
 scripts/cluster.sh restart "$DIR"
 psql_in life -c "ALTER EXTENSION insync UPDATE"
@@ -104,6 +111,9 @@ expect life "upgraded job reads only the new changes" \
 expect life "upgraded quarantine restores" \
   "SET ROLE etl; SELECT restore_quarantine($(cat "$WORK/batch"))" "150"
 expect life "restored rows are back" "SELECT count(*) FROM app.orders" "200"
+expect life "a remap quarantined before the upgrade restores" \
+  "SET ROLE etl; SELECT restore_quarantine($(cat "$WORK/remap_batch"))" "12"
+expect life "its rows are back as they were" "SELECT count(*) FROM app.facts WHERE org_id = 0" "12"
 
 # The upgraded catalog must be the one a fresh install creates.
 "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres fresh

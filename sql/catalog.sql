@@ -308,23 +308,27 @@ CREATE TABLE insync.quarantine (
     reason         text NOT NULL,
     removed_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     removed_by     regrole NOT NULL,
-    restored_at    timestamptz
+    restored_at    timestamptz,
+    row_keys       json,
+    row_key_columns text[]
 );
 -- Batch ids grow with insertion order, so a BRIN index finds a batch at almost no write cost
 -- (a remap can quarantine hundreds of thousands of rows; B-tree upkeep doubled its cost).
 CREATE INDEX quarantine_batch ON insync.quarantine USING brin (batch_id);
-COMMENT ON TABLE insync.quarantine IS 'Before-image of every row removed by dedup_table or changed/merged by remap_dimension, written in the same transaction';
+COMMENT ON TABLE insync.quarantine IS 'What dedup_table removed and remap_dimension changed or merged, written in the same transaction: whole before-images, or for a plain remap of a table with a row key the rows'' keys and the old value';
 COMMENT ON COLUMN insync.quarantine.quarantine_id IS 'Order in which rows were quarantined';
 COMMENT ON COLUMN insync.quarantine.batch_id IS 'One dedup_table or remap_dimension call; restore_quarantine(batch_id) undoes it';
 COMMENT ON COLUMN insync.quarantine.table_oid IS 'Table the row was removed from';
 COMMENT ON COLUMN insync.quarantine.table_name IS 'Schema-qualified name of that table when the row was removed';
 COMMENT ON COLUMN insync.quarantine.key IS 'The duplicated key, as JSON';
-COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none';
-COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it';
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none; for entries with row_keys, only the changed column''s old value';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it; for entries with row_keys, the value the remap wrote';
 COMMENT ON COLUMN insync.quarantine.changed_column IS 'For remapped rows: the only column the remap changed, so an undo finds the row by the rest';
 COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target; sync_verify: verify_repair; incremental runs with deletes => verify: deleted_from_source';
 COMMENT ON COLUMN insync.quarantine.removed_by IS 'Role whose dedup_table or remap_dimension call removed the row (the batch''s opened_by)';
 COMMENT ON COLUMN insync.quarantine.restored_at IS 'When restore_quarantine put the row back (NULL: still quarantined)';
+COMMENT ON COLUMN insync.quarantine.row_keys IS 'For a plain remap of a table with a row key: the rows changed, each by that key (a json array of key values, or of arrays of them for a key of several columns; up to 10,000 rows per entry); NULL: row_data is the whole row';
+COMMENT ON COLUMN insync.quarantine.row_key_columns IS 'The columns of row_keys: a unique key of NOT NULL columns of the table';
 -- The removal runs as the table's owner (a security-restricted operation), inside one
 -- statement that also writes the quarantine. A quarantine row can only be written for a batch
 -- insync opened in the writing transaction, for that table and in the name of the role that

@@ -140,8 +140,6 @@ COMMENT ON FUNCTION sync_verify(text, boolean, boolean) IS
     'Compares a job''s source and target inside the database (bucket checksums, then the keys of differing buckets) and records it; repair => true rewrites only the differing keys, quarantining what it replaces';
 COMMENT ON FUNCTION sync_verify_keys(text, integer) IS 'Verifies like sync_verify and returns the differing keys (missing, extra, changed), at most max_keys';
 -- Repairs keep what they wrote and removed in the quarantine.
-COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none';
-COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it';
 COMMENT ON COLUMN insync.quarantine.reason IS 'dedup_table: identical, multi_source, versions, distinct_rows; remap_dimension: remapped, merged, merge_target; sync_verify: verify_repair; incremental runs with deletes => verify: deleted_from_source';
 -- ===== end of verify =====
 
@@ -222,3 +220,17 @@ AS 'MODULE_PATHNAME', 'sync_alter_wrapper';
 COMMENT ON FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text, text) IS
     'Changes a sync job: NULL leaves a setting alone, '''' or ''{}'' clears an optional one';
 -- ===== end of deletes =====
+
+-- === Slim remap quarantine ===================================================================
+-- A plain remap of a table with a row key quarantines the rows' keys and the old value (one
+-- entry per join key and value pair, up to 10,000 rows each) instead of whole before-images.
+-- Rows quarantined by 0.3.0 keep row_keys NULL and restore as whole rows, as before.
+ALTER TABLE insync.quarantine ADD COLUMN row_keys json;
+ALTER TABLE insync.quarantine ADD COLUMN row_key_columns text[];
+COMMENT ON TABLE insync.quarantine IS 'What dedup_table removed and remap_dimension changed or merged, written in the same transaction: whole before-images, or for a plain remap of a table with a row key the rows'' keys and the old value';
+-- (with the verify section's repair rows: both meanings)
+COMMENT ON COLUMN insync.quarantine.row_data IS 'The whole removed row, as json (not jsonb: json values are kept byte for byte); JSON null for a row a sync_verify repair wrote where there was none; for entries with row_keys, only the changed column''s old value';
+COMMENT ON COLUMN insync.quarantine.after_data IS 'For rows rewritten by a remap merge or written by a sync_verify repair: the row as it was left, so an undo finds it; for entries with row_keys, the value the remap wrote';
+COMMENT ON COLUMN insync.quarantine.row_keys IS 'For a plain remap of a table with a row key: the rows changed, each by that key (a json array of key values, or of arrays of them for a key of several columns; up to 10,000 rows per entry); NULL: row_data is the whole row';
+COMMENT ON COLUMN insync.quarantine.row_key_columns IS 'The columns of row_keys: a unique key of NOT NULL columns of the table';
+-- === end of slim remap quarantine ============================================================

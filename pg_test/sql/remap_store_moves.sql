@@ -20,7 +20,8 @@ SELECT count(*) AS disagreements FROM (
 SELECT old_value, new_value, rows_changed
   FROM remap_dimension('mart.sales', 'store_org_id', 'mart.dim_store', '{store_id}', 'org_id',
                        current_flag => 'is_current');
-SELECT table_name, reason, changed_column, count(*) FROM insync.quarantine GROUP BY 1, 2, 3 ORDER BY 1;
+SELECT table_name, reason, changed_column, count(*) AS entries, sum(coalesce(json_array_length(row_keys), 1)) AS rows
+  FROM insync.quarantine GROUP BY 1, 2, 3 ORDER BY 1;
 -- Undo the facts' remap: the old organization comes back.
 SELECT restore_quarantine(min(batch_id)) FROM insync.quarantine WHERE table_name = 'mart.sales';
 SELECT store_org_id, count(*) FROM mart.sales WHERE store_id = 4 GROUP BY 1;

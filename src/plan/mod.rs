@@ -38,6 +38,18 @@ pub fn ident_list<'a>(names: impl IntoIterator<Item = &'a String>, alias: Option
 /// doubled, and a text holding a backslash becomes an `E'...'` string with the backslashes
 /// doubled. Such a literal reads the same whatever `standard_conforming_strings` says (a plain
 /// `'...'` would not: with it off, a backslash escapes the quote after it).
+/// A text[] literal of names, each quoted as a string (never as SQL).
+pub fn text_array(names: &[String]) -> String {
+    format!(
+        "ARRAY[{}]::pg_catalog.text[]",
+        names
+            .iter()
+            .map(|n| quote_literal(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 pub fn quote_literal(text: &str) -> String {
     let body = text.replace('\'', "''");
     if text.contains('\\') {

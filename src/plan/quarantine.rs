@@ -21,11 +21,11 @@ pub fn remove_after_images(table: &Relation) -> String {
     format!(
         "WITH rewritten AS (SELECT DISTINCT q.after_data::text AS image FROM insync.quarantine q \
                              WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass \
-                               AND q.restored_at IS NULL AND q.after_data IS NOT NULL), \
+                               AND q.restored_at IS NULL AND q.after_data IS NOT NULL AND q.row_keys IS NULL), \
               remapped AS (SELECT q.row_data::jsonb - q.changed_column AS image, q.changed_column AS col \
                              FROM insync.quarantine q \
                             WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass \
-                              AND q.restored_at IS NULL AND q.changed_column IS NOT NULL), \
+                              AND q.restored_at IS NULL AND q.changed_column IS NOT NULL AND q.row_keys IS NULL), \
               gone AS (DELETE FROM {t} t \
                         WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM rewritten) \
                            OR (pg_catalog.to_jsonb(t) - (SELECT min(col) FROM remapped)) IN (SELECT image FROM remapped) \
@@ -55,8 +55,64 @@ pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
         "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
            FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
           WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
-            AND pg_catalog.json_typeof(q.row_data) <> 'null'",
+            AND q.row_keys IS NULL AND pg_catalog.json_typeof(q.row_data) <> 'null'",
         t = table.sql()
+    )
+}
+
+/// Puts back the old value of `column` in the rows a plain remap changed, found by their
+/// row key (`$1` = batch id, `$2` = the table's OID). A row changed twice in the batch gets
+/// its first old value, and only if `column` still holds the batch's last new value.
+/// Returns how many rows the batch recorded and how many were put back.
+pub fn restore_remapped_values(table: &Relation, column: &str, row_key: &[String]) -> String {
+    let keys = |alias: &str| {
+        row_key
+            .iter()
+            .map(|k| format!("{alias}.{}", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let same = |a: &str, b: &str| {
+        row_key
+            .iter()
+            .map(|k| format!("{a}.{q} = {b}.{q}", q = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    // Each element of row_keys is the key's value, or an array of them for several columns.
+    let named = if row_key.len() == 1 {
+        format!("{}, x.insync_k", super::quote_literal(&row_key[0]))
+    } else {
+        row_key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{}, x.insync_k -> {i}", super::quote_literal(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let col = quote_ident(column);
+    format!(
+        "WITH entries AS (SELECT q.quarantine_id AS insync_qid, {k_keys}, r.{col} AS insync_before, a.{col} AS insync_after \
+                            FROM insync.quarantine q \
+                            CROSS JOIN LATERAL pg_catalog.json_array_elements(q.row_keys) x(insync_k) \
+                            CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, pg_catalog.json_build_object({named})) k \
+                            CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
+                            CROSS JOIN LATERAL pg_catalog.json_populate_record(NULL::{t}, q.after_data) a \
+                           WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass \
+                             AND q.restored_at IS NULL AND q.row_keys IS NOT NULL \
+                             AND q.changed_column = {col_literal} AND q.row_key_columns = {key_columns}), \
+              firsts AS MATERIALIZED (SELECT DISTINCT ON ({e_keys}) {e_keys}, e.insync_before FROM entries e ORDER BY {e_keys}, e.insync_qid), \
+              lasts AS MATERIALIZED (SELECT DISTINCT ON ({e_keys}) {e_keys}, e.insync_after FROM entries e ORDER BY {e_keys}, e.insync_qid DESC), \
+              undone AS (UPDATE {t} t SET {col} = f.insync_before FROM firsts f JOIN lasts l ON {same_fl} \
+                          WHERE {same_tf} AND t.{col} IS NOT DISTINCT FROM l.insync_after RETURNING 1) \
+         SELECT (SELECT pg_catalog.count(*) FROM firsts), (SELECT pg_catalog.count(*) FROM undone)",
+        t = table.sql(),
+        k_keys = keys("k"),
+        e_keys = keys("e"),
+        same_fl = same("l", "f"),
+        same_tf = same("t", "f"),
+        col_literal = super::quote_literal(column),
+        key_columns = super::text_array(row_key),
     )
 }
 
@@ -69,6 +125,7 @@ mod tests {
         let sql = remove_after_images(&Relation::new("dw", "sales"));
         assert!(sql.contains("DELETE FROM \"dw\".\"sales\" t WHERE pg_catalog.row_to_json(t)::text IN (SELECT image FROM rewritten)"), "{sql}");
         assert!(sql.contains("q.after_data IS NOT NULL"), "{sql}");
+        assert!(sql.contains("q.row_keys IS NULL"), "{sql}");
         // A remapped row is found by every column but the one the remap changed.
         assert!(sql.contains("(pg_catalog.to_jsonb(t) - (SELECT min(col) FROM remapped)) IN (SELECT image FROM remapped)"), "{sql}");
     }
@@ -84,7 +141,36 @@ mod tests {
             "INSERT INTO \"dw\".\"orders\" (\"order_id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT r.\"order_id\", r.\"amount\" \
                FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::\"dw\".\"orders\", q.row_data) r \
               WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
-            AND pg_catalog.json_typeof(q.row_data) <> 'null'"
+                AND q.row_keys IS NULL AND pg_catalog.json_typeof(q.row_data) <> 'null'"
         );
+    }
+
+    #[test]
+    fn slim_remaps_are_undone_by_row_key_where_the_new_value_still_stands() {
+        let sql = restore_remapped_values(
+            &Relation::new("dw", "sales"),
+            "store_org_id",
+            &["day".into(), "sale_id".into()],
+        );
+        // Typed through the table's row type; only this column's and key's entries.
+        assert!(
+            sql.contains(
+                "pg_catalog.json_populate_record(NULL::\"dw\".\"sales\", pg_catalog.json_build_object('day', x.insync_k -> 0, 'sale_id', x.insync_k -> 1)) k"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("q.changed_column = 'store_org_id' AND q.row_key_columns = ARRAY['day', 'sale_id']::pg_catalog.text[]"), "{sql}");
+        // First old value, last new value per row.
+        assert!(
+            sql.contains("ORDER BY e.\"day\", e.\"sale_id\", e.insync_qid),"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("ORDER BY e.\"day\", e.\"sale_id\", e.insync_qid DESC)"),
+            "{sql}"
+        );
+        assert!(sql.contains("UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = f.insync_before FROM firsts f JOIN lasts l \
+            ON l.\"day\" = f.\"day\" AND l.\"sale_id\" = f.\"sale_id\" \
+            WHERE t.\"day\" = f.\"day\" AND t.\"sale_id\" = f.\"sale_id\" AND t.\"store_org_id\" IS NOT DISTINCT FROM l.insync_after"), "{sql}");
     }
 }

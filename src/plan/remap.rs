@@ -1,7 +1,7 @@
 //! Pure planning for `remap_dimension`: point a denormalized column of a fact or aggregate
 //! table at the dimension's current value, keeping every before-image in the quarantine.
 
-use super::{quote_ident, quote_literal, Relation};
+use super::{quote_ident, quote_literal, text_array, Relation};
 
 /// How the dimension's current row per key is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +129,13 @@ pub struct RemapPlan {
     pub blocks: Option<(i64, i64)>,
     /// Rows of a partitioned target are told apart by (tableoid, ctid).
     pub partitioned: bool,
+    /// A unique key of NOT NULL columns without `column`: a plain remap then quarantines each
+    /// row by this key and the old value, not by its whole before-image.
+    pub row_key: Option<Vec<String>>,
 }
+
+/// Rows per slim quarantine entry: bounds one entry's json (and the memory building it).
+const ROWS_PER_ENTRY: u32 = 10_000;
 
 impl RemapPlan {
     fn join_condition(&self) -> String {
@@ -170,10 +176,28 @@ impl RemapPlan {
     /// before-image. Only rows of the batch's blocks when batched.
     fn changed(&self) -> String {
         let col = format!("t.{}", quote_ident(&self.column));
+        // What is the same for every row of a dimension key is computed once per key: the
+        // new value as text and as json, and the key as json (the slim quarantine's).
+        let (dim_json, carried): (String, String) = self
+            .source
+            .join
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| {
+                (
+                    format!(
+                        ", pg_catalog.to_json(c.{})::text AS insync_dj{i}",
+                        quote_ident(d)
+                    ),
+                    format!(", c.insync_dj{i}"),
+                )
+            })
+            .unzip();
         format!(
-            "cur AS ({cur}), \
+            "cur AS (SELECT c.*, c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
+                 FROM ({cur}) c), \
              changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
-                 {col}::text AS insync_old, c.insync_value::text AS insync_new, c.insync_value \
+                 {col}::text AS insync_old, c.insync_new, c.insync_value, {col} AS insync_before_value, c.insync_after{carried} \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
             cur = self.source.current_rows(),
             oid = self.tableoid(),
@@ -210,11 +234,100 @@ impl RemapPlan {
 
     /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
     /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
-    ///
+    pub fn update(&self) -> String {
+        match &self.row_key {
+            Some(key) => self.slim_update(key),
+            None => self.imaged_update(),
+        }
+    }
+
+    /// A remap of a table with a row key: the rows changed only in `column`, so the quarantine
+    /// keeps, per join key, old and new value, the changed rows' keys (at most
+    /// [`ROWS_PER_ENTRY`] per entry) — no per-row before-image is built or written.
+    fn slim_update(&self, row_key: &[String]) -> String {
+        let col = quote_ident(&self.column);
+        let r = |i: usize| format!("insync_r{i}");
+        let j = |i: usize| format!("insync_j{i}");
+        // Values travel as their json text: entries group by it (any column type groups,
+        // whatever operators it has) and it goes into the entry as it is, so nothing is
+        // aggregated per row but the row keys. The join key's json is the dimension's (equal
+        // to the row's), except for a join column that is the remapped column (an org map):
+        // that is the row's old value.
+        let returned = row_key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), r(i)))
+            .chain(self.source.join.iter().enumerate().map(|(i, (k, _))| {
+                if *k == self.column {
+                    format!(
+                        "pg_catalog.to_json(c.insync_before_value)::text AS {}",
+                        j(i)
+                    )
+                } else {
+                    format!("c.insync_dj{i} AS {}", j(i))
+                }
+            }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A row's key: its value, or an array of its values for a key of several columns
+        // (no per-row object: the names are in row_key_columns).
+        let ids = if row_key.len() == 1 {
+            format!("u.{}", r(0))
+        } else {
+            format!(
+                "pg_catalog.json_build_array({})",
+                (0..row_key.len())
+                    .map(|i| format!("u.{}", r(i)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let key = self
+            .source
+            .join
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| format!("{}, u.{}::json", quote_literal(k), j(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let group_by = (0..self.source.join.len())
+            .map(|i| format!("u.{}", j(i)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "WITH {changed}, \
+             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
+                 RETURNING {returned}, pg_catalog.to_json(c.insync_before_value)::text AS insync_before, \
+                     c.insync_after, c.insync_old, c.insync_new), \
+             entries AS MATERIALIZED (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows, \
+                 pg_catalog.json_build_object({key})::jsonb AS insync_key, \
+                 pg_catalog.json_build_object({col_literal}, u.insync_before::json) AS insync_before, \
+                 pg_catalog.json_build_object({col_literal}, u.insync_after::json) AS insync_after, \
+                 pg_catalog.json_agg({ids}) AS insync_row_keys \
+               FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
+               GROUP BY {group_by}, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part), \
+             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, e.insync_key, e.insync_before, e.insync_after, {col_literal}, \
+                        e.insync_row_keys, {key_columns}, 'remapped', {opener} \
+                   FROM entries e RETURNING 1) \
+             SELECT e.insync_old, e.insync_new, pg_catalog.sum(e.insync_rows)::bigint, 0::bigint FROM entries e GROUP BY 1, 2 ORDER BY 1, 2",
+            changed = self.changed(),
+            target = self.target.sql(),
+            same = self.same_row("c.insync_rid", "c.insync_roid"),
+            col_literal = quote_literal(&self.column),
+            per_entry = ROWS_PER_ENTRY,
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            key_columns = text_array(row_key),
+            opener = super::quarantine::batch_opener("$1", "$2"),
+        )
+    }
+
+    /// Remaps a table without a row key: each changed row's whole before-image is kept.
     /// Only the changed rows' before-images are built (fetched by TID, in the statement's
     /// snapshot, i.e. before the update). A remapped row differs from its before-image only in
     /// the remapped column, which the quarantine records so an undo can find the row again.
-    pub fn update(&self) -> String {
+    fn imaged_update(&self) -> String {
         format!(
             "WITH {changed}, \
              imaged AS MATERIALIZED (SELECT c.*, pg_catalog.row_to_json(x.t) AS insync_before \
@@ -459,6 +572,7 @@ mod tests {
             merge: vec![],
             blocks: None,
             partitioned: false,
+            row_key: None,
         }
     }
 
@@ -508,6 +622,38 @@ mod tests {
         // Before-images only for changed rows, by TID; no whole-row read of the full table.
         assert!(sql.contains("CROSS JOIN LATERAL (SELECT t FROM \"dw\".\"sales\" t WHERE t.ctid = c.insync_rid OFFSET 0) x"), "{sql}");
         assert!(!sql.contains("row_to_json(t)"), "{sql}");
+    }
+
+    #[test]
+    fn a_table_with_a_row_key_quarantines_keys_and_old_values_not_images() {
+        let mut plan = sales();
+        plan.row_key = Some(vec!["sale_id".into()]);
+        let sql = plan.update();
+        // No whole-row image is built, per row only the key goes into an aggregate.
+        assert!(!sql.contains("row_to_json"), "{sql}");
+        assert!(
+            sql.contains("pg_catalog.json_agg(u.insync_r0) AS insync_row_keys"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("RETURNING t.\"sale_id\" AS insync_r0, c.insync_dj0 AS insync_j0"),
+            "{sql}"
+        );
+        // One entry per join key, (old, new) pair and slice of 10,000 rows.
+        assert!(
+            sql.contains("(pg_catalog.row_number() OVER () - 1) / 10000 AS insync_part"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("GROUP BY u.insync_j0, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part"),
+            "{sql}"
+        );
+        assert!(sql.contains("'store_org_id', e.insync_row_keys, ARRAY['sale_id']::pg_catalog.text[], 'remapped'"), "{sql}");
+        // A join column that is the remapped column is quarantined with its old value.
+        plan.source.join = vec![("store_org_id".into(), "org_id".into())];
+        assert!(plan
+            .update()
+            .contains("pg_catalog.to_json(c.insync_before_value)::text AS insync_j0"));
     }
 
     #[test]
