@@ -25,6 +25,7 @@ CREATE TABLE insync.jobs (
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source_timezone    text,
+    schedule           text,
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -45,6 +46,7 @@ COMMENT ON COLUMN insync.jobs.lookback IS 'Overlap re-read before the watermark:
 COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension''s current value while loading: [{"column", "dimension" (oid), "join": [{"source", "dimension"}], "value", "current_by", "current_flag"}]';
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
+COMMENT ON COLUMN insync.jobs.schedule IS 'pg_cron schedule (e.g. */5 * * * *): the job then has the pg_cron entry insync:<job>, owned by and run as the job owner; NULL: not scheduled';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -77,7 +79,8 @@ CREATE TABLE insync.runs (
     run_by         regrole NOT NULL,
     segments       integer,
     resumes        bigint,
-    run_xact       xid8
+    run_xact       xid8,
+    scheduled      boolean NOT NULL DEFAULT false
 );
 CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
 CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
@@ -100,6 +103,7 @@ COMMENT ON COLUMN insync.runs.job_name IS 'Job the run belongs to';
 COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran: the role whose privileges the run used';
 COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
 COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
+COMMENT ON COLUMN insync.runs.scheduled IS 'Started by the job''s pg_cron entry (sync_run_scheduled) rather than called directly';
 COMMENT ON COLUMN insync.runs.run_xact IS 'Top-level transaction of the session that ran it: a running run whose transaction has ended was interrupted';
 
 -- Each role sees the jobs and runs of roles it belongs to; superusers see all.
@@ -148,15 +152,32 @@ SELECT j.job_name,
                  AND s.watermark IS NOT NULL
             THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
        ok.finished_at AS last_success_at,
-       s.late_commit_risk
+       s.late_commit_risk,
+       -- 0.4.0, schedules (issue 15): the job's pg_cron schedule, the outcome of its last
+       -- scheduled run, and what keeps pg_cron from running it (NULL: nothing).
+       j.schedule,
+       sr.status AS last_scheduled_status,
+       sr.started_at AS last_scheduled_at,
+       CASE WHEN j.schedule IS NULL THEN NULL
+            WHEN pg_catalog.current_setting('cron.database_name', true) IS NULL
+            THEN 'pg_cron is not loaded (shared_preload_libraries)'
+            WHEN pg_catalog.current_setting('cron.database_name', true) OPERATOR(pg_catalog.<>) pg_catalog.current_database()::text
+            THEN 'pg_cron runs jobs of database ' OPERATOR(pg_catalog.||) pg_catalog.current_setting('cron.database_name', true)
+            WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron')
+            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem
+       -- end of 0.4.0, schedules
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
                       ORDER BY x.run_id DESC LIMIT 1) r ON true
   LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.=) 'succeeded'
-                      ORDER BY x.run_id DESC LIMIT 1) ok ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now()';
+                      ORDER BY x.run_id DESC LIMIT 1) ok ON true
+  -- 0.4.0, schedules: the last run the job's pg_cron entry started.
+  LEFT JOIN LATERAL (SELECT x.status, x.started_at FROM insync.runs x
+                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.scheduled
+                      ORDER BY x.run_id DESC LIMIT 1) sr ON true;
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its pg_cron schedule and last scheduled run';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;

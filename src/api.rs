@@ -81,6 +81,7 @@ fn sync_define(
     lookups: default!(Option<pgrx::JsonB>, "NULL"),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    schedule: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -113,6 +114,7 @@ fn sync_define(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            schedule,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -138,6 +140,7 @@ fn sync_alter(
     reset_watermark: default!(Option<bool>, false),
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
+    schedule: default!(Option<String>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -171,6 +174,7 @@ fn sync_alter(
             lookups: lookups.map(|l| l.0),
             parallel,
             source_timezone,
+            schedule,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })
@@ -207,7 +211,7 @@ fn sync_incremental(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_incremental", "job_name")?;
-        execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
+        execute::run_job(job_name, Some(RunKind::Incremental), parallel, false).map(run_row)
     })
 }
 
@@ -234,7 +238,7 @@ fn sync_full(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_full", "job_name")?;
-        execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
+        execute::run_job(job_name, Some(RunKind::Full), parallel, false).map(run_row)
     })
 }
 
@@ -261,7 +265,34 @@ fn sync_run(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_run", "job_name")?;
-        execute::run_job(job_name, None, parallel).map(run_row)
+        execute::run_job(job_name, None, parallel, false).map(run_row)
+    })
+}
+
+/// What a job's pg_cron entry (`insync:<job>`) calls: `sync_run`, with the run recorded as
+/// scheduled (job_status shows the last scheduled run apart from runs called by hand).
+#[pg_extern(volatile)]
+fn sync_run_scheduled(
+    job_name: Option<&str>,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(run_id, i64),
+            name!(status, String),
+            name!(window_low, Option<String>),
+            name!(window_high, Option<String>),
+            name!(rows_read, i64),
+            name!(rows_inserted, i64),
+            name!(rows_updated, i64),
+            name!(rows_deleted, i64),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_run_scheduled", "job_name")?;
+        execute::run_job(job_name, None, None, true).map(run_row)
     })
 }
 

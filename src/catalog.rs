@@ -71,6 +71,9 @@ pub struct Job {
     pub parallel: String,
     /// The zone a `timestamp without time zone` watermark is written in on the source.
     pub source_timezone: Option<String>,
+    /// pg_cron schedule text (`*/5 * * * *`); the job then has the pg_cron entry
+    /// `insync:<job>` (see `crate::schedule`).
+    pub schedule: Option<String>,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -141,6 +144,7 @@ struct JobRow {
     lookups: Option<Vec<LookupDef>>,
     parallel: String,
     source_timezone: Option<String>,
+    schedule: Option<String>,
 }
 
 impl JobRow {
@@ -163,6 +167,7 @@ impl JobRow {
             lookups: job.lookups.clone(),
             parallel: job.parallel.clone(),
             source_timezone: job.source_timezone.clone(),
+            schedule: job.schedule.clone(),
         }
     }
 
@@ -186,6 +191,7 @@ impl JobRow {
             lookups: self.lookups,
             parallel: self.parallel,
             source_timezone: self.source_timezone,
+            schedule: self.schedule,
         }
     }
 
@@ -396,6 +402,9 @@ pub struct RunRecord {
     /// The caller's top-level transaction id (xid8 text): once it has ended, a run still
     /// recorded as `running` was interrupted.
     pub run_xact: Option<String>,
+    /// Started by the job's pg_cron entry (`sync_run_scheduled`), not called directly.
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
 /// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):

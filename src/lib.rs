@@ -36,6 +36,7 @@ pub mod recorder;
 pub mod remap;
 pub mod remote;
 pub mod resolve;
+pub mod schedule;
 pub mod security;
 pub mod settings;
 pub mod subxact;

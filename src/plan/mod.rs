@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod instant;
 pub mod quarantine;
 pub mod remap;
+pub mod schedule;
 pub mod segment;
 
 use segment::{Segment, Slice};
