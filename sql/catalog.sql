@@ -158,11 +158,11 @@ SELECT j.job_name,
        j.schedule,
        sr.status AS last_scheduled_status,
        sr.started_at AS last_scheduled_at,
+       -- (cron.max_running_jobs is the one pg_cron setting every role may read: it exists only
+       -- when pg_cron is preloaded. pg_cron installs only in the database it runs jobs of.)
        CASE WHEN j.schedule IS NULL THEN NULL
-            WHEN pg_catalog.current_setting('cron.database_name', true) IS NULL
+            WHEN pg_catalog.current_setting('cron.max_running_jobs', true) IS NULL
             THEN 'pg_cron is not loaded (shared_preload_libraries)'
-            WHEN pg_catalog.current_setting('cron.database_name', true) OPERATOR(pg_catalog.<>) pg_catalog.current_database()::text
-            THEN 'pg_cron runs jobs of database ' OPERATOR(pg_catalog.||) pg_catalog.current_setting('cron.database_name', true)
             WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron')
             THEN 'extension pg_cron is not installed in this database' END AS schedule_problem
        -- end of 0.4.0, schedules

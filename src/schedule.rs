@@ -17,7 +17,10 @@ const INSTALL_HINT: &str = "Install pg_cron (Debian: apt install postgresql-15-c
 
 /// What stands between this database and pg_cron, as job_status words it (`None`: nothing).
 fn pg_cron_problem() -> SyncResult<Option<(String, &'static str)>> {
-    let (cron_db, here, installed) = Spi::connect(|client| {
+    // cron.database_name is readable by superusers only: read as the extension's owner (no
+    // user expression is evaluated).
+    let (cron_db, here, installed) = crate::catalog::as_catalog_owner(|| {
+        Spi::connect(|client| {
         let row = client
             .select(
                 "SELECT pg_catalog.current_setting('cron.database_name', true), \
@@ -32,8 +35,9 @@ fn pg_cron_problem() -> SyncResult<Option<(String, &'static str)>> {
             row.get::<String>(2)?.unwrap_or_default(),
             row.get::<bool>(3)?.unwrap_or(false),
         ))
-    })
-    .context("looking for pg_cron")?;
+        })
+        .context("looking for pg_cron")
+    })?;
     Ok(match cron_db {
         None => Some(("pg_cron is not loaded (shared_preload_libraries)".into(), INSTALL_HINT)),
         Some(db) if db != here => Some((
@@ -83,8 +87,14 @@ pub fn install(job: &Job, schedule: &str) -> SyncResult<()> {
     if !can_login {
         return Err(refused(
             &job.name,
-            format!("pg_cron runs it by connecting as its owner \"{}\", who cannot log in", owner_name(job)),
-            "ALTER ROLE ... LOGIN for the owner (a run still does only what the owner may do).",
+            format!(
+                "pg_cron runs it by connecting as its owner \"{}\", who cannot log in",
+                owner_name(job)
+            ),
+            &format!(
+                "ALTER ROLE {} LOGIN (a scheduled run still does only what the owner may do).",
+                crate::plan::quote_ident(&owner_name(job))
+            ),
         ));
     }
     let schema = extension_schema()?;
