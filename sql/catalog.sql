@@ -26,6 +26,7 @@ CREATE TABLE insync.jobs (
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source_timezone    text,
     schedule           text,
+    upstreams          bigint[],
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -47,6 +48,7 @@ COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
 COMMENT ON COLUMN insync.jobs.schedule IS 'pg_cron schedule (e.g. */5 * * * *): the job then has the pg_cron entry insync:<job>, owned by and run as the job owner; NULL: not scheduled';
+COMMENT ON COLUMN insync.jobs.upstreams IS 'job_ids of the jobs this one runs after (sync_define(..., after => ...)): it runs only once their latest runs succeeded; NULL: none';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -153,8 +155,9 @@ SELECT j.job_name,
             THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
        ok.finished_at AS last_success_at,
        s.late_commit_risk,
-       -- 0.4.0, schedules (issue 15): the job's pg_cron schedule, the outcome of its last
-       -- scheduled run, and what keeps pg_cron from running it (NULL: nothing).
+       -- 0.4.0, schedules and upstreams (issue 15): the job's pg_cron schedule, the outcome of
+       -- its last scheduled run, what keeps pg_cron from running it (NULL: nothing), and the
+       -- jobs it runs after.
        j.schedule,
        sr.status AS last_scheduled_status,
        sr.started_at AS last_scheduled_at,
@@ -164,8 +167,11 @@ SELECT j.job_name,
             WHEN pg_catalog.current_setting('cron.max_running_jobs', true) IS NULL
             THEN 'pg_cron is not loaded (shared_preload_libraries)'
             WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron')
-            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem
-       -- end of 0.4.0, schedules
+            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem,
+       -- the jobs it runs after (the ones the reader can see), by name
+       ARRAY(SELECT u.job_name FROM insync.jobs u WHERE u.job_id OPERATOR(pg_catalog.=) ANY (j.upstreams)
+              ORDER BY u.job_name) AS runs_after
+       -- end of 0.4.0, schedules and upstreams
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
@@ -177,7 +183,7 @@ SELECT j.job_name,
   LEFT JOIN LATERAL (SELECT x.status, x.started_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.scheduled
                       ORDER BY x.run_id DESC LIMIT 1) sr ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its pg_cron schedule and last scheduled run';
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its pg_cron schedule, last scheduled run and upstream jobs';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;

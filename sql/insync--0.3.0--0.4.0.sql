@@ -2,19 +2,24 @@
 \echo Use "ALTER EXTENSION insync UPDATE TO '0.4.0'" to load this file. \quit
 
 -- ============================================================================================
--- Schedules (issue 15, item 1). Self-contained section: a job's pg_cron schedule is part of
--- its definition (jobs.schedule; the schedule argument of sync_define and sync_alter keeps one
--- pg_cron entry per job, insync:<job>, in step), the entry calls sync_run_scheduled, whose runs
--- are marked (runs.scheduled), and job_status shows the schedule, the last scheduled run and
--- what keeps pg_cron from running it.
+-- Schedules and upstream jobs (issue 15, items 1 and 2). Self-contained section:
+--  * a job's pg_cron schedule is part of its definition (jobs.schedule; the schedule argument
+--    of sync_define and sync_alter keeps one pg_cron entry per job, insync:<job>, in step);
+--    the entry calls sync_run_scheduled, whose runs are marked (runs.scheduled);
+--  * a job may run after other jobs (jobs.upstreams, by job_id; the after argument);
+--    sync_run_all runs a set of jobs in dependency order;
+--  * job_status shows the schedule, the last scheduled run, what keeps pg_cron from running
+--    the job, and the jobs it runs after.
 -- ============================================================================================
 ALTER TABLE insync.jobs ADD COLUMN schedule text;
 COMMENT ON COLUMN insync.jobs.schedule IS 'pg_cron schedule (e.g. */5 * * * *): the job then has the pg_cron entry insync:<job>, owned by and run as the job owner; NULL: not scheduled';
+ALTER TABLE insync.jobs ADD COLUMN upstreams bigint[];
+COMMENT ON COLUMN insync.jobs.upstreams IS 'job_ids of the jobs this one runs after (sync_define(..., after => ...)): it runs only once their latest runs succeeded; NULL: none';
 ALTER TABLE insync.runs ADD COLUMN scheduled boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN insync.runs.scheduled IS 'Started by the job''s pg_cron entry (sync_run_scheduled) rather than called directly';
 
--- job_status: four columns appended (schedule, last_scheduled_status, last_scheduled_at,
--- schedule_problem) and one LATERAL join (sr); the rest is 0.3.0's view unchanged.
+-- job_status: five columns appended (schedule, last_scheduled_status, last_scheduled_at,
+-- schedule_problem, runs_after) and one LATERAL join (sr); the rest is 0.3.0's view unchanged.
 CREATE OR REPLACE VIEW insync.job_status WITH (security_invoker = true, security_barrier) AS
 SELECT j.job_name,
        j.owner,
@@ -45,8 +50,9 @@ SELECT j.job_name,
             THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
        ok.finished_at AS last_success_at,
        s.late_commit_risk,
-       -- 0.4.0, schedules (issue 15): the job's pg_cron schedule, the outcome of its last
-       -- scheduled run, and what keeps pg_cron from running it (NULL: nothing).
+       -- 0.4.0, schedules and upstreams (issue 15): the job's pg_cron schedule, the outcome of
+       -- its last scheduled run, what keeps pg_cron from running it (NULL: nothing), and the
+       -- jobs it runs after.
        j.schedule,
        sr.status AS last_scheduled_status,
        sr.started_at AS last_scheduled_at,
@@ -56,8 +62,11 @@ SELECT j.job_name,
             WHEN pg_catalog.current_setting('cron.max_running_jobs', true) IS NULL
             THEN 'pg_cron is not loaded (shared_preload_libraries)'
             WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron')
-            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem
-       -- end of 0.4.0, schedules
+            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem,
+       -- the jobs it runs after (the ones the reader can see), by name
+       ARRAY(SELECT u.job_name FROM insync.jobs u WHERE u.job_id OPERATOR(pg_catalog.=) ANY (j.upstreams)
+              ORDER BY u.job_name) AS runs_after
+       -- end of 0.4.0, schedules and upstreams
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
@@ -69,7 +78,7 @@ SELECT j.job_name,
   LEFT JOIN LATERAL (SELECT x.status, x.started_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.scheduled
                       ORDER BY x.run_id DESC LIMIT 1) sr ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its pg_cron schedule and last scheduled run';
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its pg_cron schedule, last scheduled run and upstream jobs';
 
 DROP FUNCTION sync_define(text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, text, text);
 CREATE FUNCTION "sync_define"(
@@ -87,7 +96,8 @@ CREATE FUNCTION "sync_define"(
 	"lookups" jsonb DEFAULT NULL, /* Option < pgrx :: JsonB > */
 	"parallel" TEXT DEFAULT NULL, /* Option < String > */
 	"source_timezone" TEXT DEFAULT NULL, /* Option < String > */
-	"schedule" TEXT DEFAULT NULL /* Option < String > */
+	"schedule" TEXT DEFAULT NULL, /* Option < String > */
+	"after" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
 ) RETURNS TABLE (
 	"job_name" TEXT,  /* String */
 	"source" TEXT,  /* String */
@@ -100,8 +110,8 @@ CREATE FUNCTION "sync_define"(
 VOLATILE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'sync_define_wrapper';
-COMMENT ON FUNCTION sync_define(text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, text, text, text) IS
-    'Defines a sync job (source, target, key, watermark, mode, filter, lookback, columns, lookups, parallel, source time zone, pg_cron schedule), validated against the live catalog';
+COMMENT ON FUNCTION sync_define(text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, text, text, text, text[]) IS
+    'Defines a sync job (source, target, key, watermark, mode, filter, lookback, columns, lookups, parallel, source time zone, pg_cron schedule, upstream jobs), validated against the live catalog';
 
 DROP FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text);
 CREATE FUNCTION "sync_alter"(
@@ -121,7 +131,8 @@ CREATE FUNCTION "sync_alter"(
 	"reset_watermark" bool DEFAULT false, /* Option < bool > */
 	"parallel" TEXT DEFAULT NULL, /* Option < String > */
 	"source_timezone" TEXT DEFAULT NULL, /* Option < String > */
-	"schedule" TEXT DEFAULT NULL /* Option < String > */
+	"schedule" TEXT DEFAULT NULL, /* Option < String > */
+	"after" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
 ) RETURNS TABLE (
 	"job_name" TEXT,  /* String */
 	"source" TEXT,  /* String */
@@ -134,23 +145,40 @@ CREATE FUNCTION "sync_alter"(
 VOLATILE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'sync_alter_wrapper';
-COMMENT ON FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text, text) IS
+COMMENT ON FUNCTION sync_alter(text, text, text, text, text[], text, text, text, text[], text, text, text[], jsonb, boolean, text, text, text, text[]) IS
     'Changes a sync job: NULL leaves a setting alone, '''' or ''{}'' clears an optional one';
 
 CREATE FUNCTION "sync_run_scheduled"(
 	"job_name" TEXT /* Option < & str > */
 ) RETURNS TABLE (
-	"run_id" bigint,  /* i64 */
+	"job_name" TEXT,  /* String */
+	"run_id" bigint,  /* Option < i64 > */
 	"status" TEXT,  /* String */
-	"window_low" TEXT,  /* Option < String > */
-	"window_high" TEXT,  /* Option < String > */
-	"rows_read" bigint,  /* i64 */
-	"rows_inserted" bigint,  /* i64 */
-	"rows_updated" bigint,  /* i64 */
-	"rows_deleted" bigint  /* i64 */
+	"rows_read" bigint,  /* Option < i64 > */
+	"rows_inserted" bigint,  /* Option < i64 > */
+	"rows_updated" bigint,  /* Option < i64 > */
+	"rows_deleted" bigint,  /* Option < i64 > */
+	"message" TEXT  /* Option < String > */
 )
 VOLATILE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'sync_run_scheduled_wrapper';
-COMMENT ON FUNCTION sync_run_scheduled(text) IS 'What a job''s pg_cron entry (insync:<job>) calls: sync_run, recorded as a scheduled run';
--- end of the schedules section
+COMMENT ON FUNCTION sync_run_scheduled(text) IS 'What a job''s pg_cron entry (insync:<job>) calls: the job, then the unscheduled jobs downstream of it in dependency order; runs recorded as scheduled';
+
+CREATE FUNCTION "sync_run_all"(
+	"jobs" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS TABLE (
+	"job_name" TEXT,  /* String */
+	"run_id" bigint,  /* Option < i64 > */
+	"status" TEXT,  /* String */
+	"rows_read" bigint,  /* Option < i64 > */
+	"rows_inserted" bigint,  /* Option < i64 > */
+	"rows_updated" bigint,  /* Option < i64 > */
+	"rows_deleted" bigint,  /* Option < i64 > */
+	"message" TEXT  /* Option < String > */
+)
+VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sync_run_all_wrapper';
+COMMENT ON FUNCTION sync_run_all(text[]) IS 'Runs the named jobs (or every job the caller may run) in dependency order; a job whose upstream failed is skipped, with the reason recorded';
+-- end of the schedules and upstream jobs section

@@ -82,6 +82,7 @@ fn sync_define(
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
     schedule: default!(Option<String>, "NULL"),
+    after: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -115,6 +116,7 @@ fn sync_define(
             parallel,
             source_timezone,
             schedule,
+            after: text_array(after, F, "after")?,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -141,6 +143,7 @@ fn sync_alter(
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
     schedule: default!(Option<String>, "NULL"),
+    after: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -175,6 +178,7 @@ fn sync_alter(
             parallel,
             source_timezone,
             schedule,
+            after: text_array(after, F, "after")?,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })
@@ -265,12 +269,43 @@ fn sync_run(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_run", "job_name")?;
-        execute::run_job(job_name, None, parallel, false).map(run_row)
+        crate::pipeline::run_one(job_name, parallel).map(run_row)
     })
 }
 
-/// What a job's pg_cron entry (`insync:<job>`) calls: `sync_run`, with the run recorded as
-/// scheduled (job_status shows the last scheduled run apart from runs called by hand).
+type PassRow = TableIterator<
+    'static,
+    (
+        name!(job_name, String),
+        name!(run_id, Option<i64>),
+        name!(status, String),
+        name!(rows_read, Option<i64>),
+        name!(rows_inserted, Option<i64>),
+        name!(rows_updated, Option<i64>),
+        name!(rows_deleted, Option<i64>),
+        name!(message, Option<String>),
+    ),
+>;
+
+fn pass_rows(outcomes: Vec<crate::pipeline::Outcome>) -> PassRow {
+    TableIterator::new(outcomes.into_iter().map(|o| {
+        let run = o.run.as_ref();
+        (
+            o.job_name,
+            run.map(|r| r.run_id),
+            o.status,
+            run.map(|r| r.rows_read),
+            run.map(|r| r.rows_inserted),
+            run.map(|r| r.rows_updated),
+            run.map(|r| r.rows_deleted),
+            o.message,
+        )
+    }))
+}
+
+/// What a job's pg_cron entry (`insync:<job>`) calls: the job as `sync_run` would run it, then
+/// the jobs downstream of it that have no schedule of their own, in dependency order; one row
+/// per job. Its runs are recorded as scheduled.
 #[pg_extern(volatile)]
 fn sync_run_scheduled(
     job_name: Option<&str>,
@@ -278,21 +313,49 @@ fn sync_run_scheduled(
     TableIterator<
         'static,
         (
-            name!(run_id, i64),
+            name!(job_name, String),
+            name!(run_id, Option<i64>),
             name!(status, String),
-            name!(window_low, Option<String>),
-            name!(window_high, Option<String>),
-            name!(rows_read, i64),
-            name!(rows_inserted, i64),
-            name!(rows_updated, i64),
-            name!(rows_deleted, i64),
+            name!(rows_read, Option<i64>),
+            name!(rows_inserted, Option<i64>),
+            name!(rows_updated, Option<i64>),
+            name!(rows_deleted, Option<i64>),
+            name!(message, Option<String>),
         ),
     >,
     ErrorReport,
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_run_scheduled", "job_name")?;
-        execute::run_job(job_name, None, None, true).map(run_row)
+        crate::pipeline::run_scheduled(job_name).map(pass_rows)
+    })
+}
+
+/// Runs a set of jobs in dependency order, each after its upstreams: the named jobs, or every
+/// job the caller may run. A job whose upstream failed or was skipped is skipped, with the
+/// reason recorded; one row per job. What one cron entry calls for a whole pipeline.
+#[pg_extern(volatile)]
+fn sync_run_all(
+    jobs: default!(Option<Vec<Option<String>>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(job_name, String),
+            name!(run_id, Option<i64>),
+            name!(status, String),
+            name!(rows_read, Option<i64>),
+            name!(rows_inserted, Option<i64>),
+            name!(rows_updated, Option<i64>),
+            name!(rows_deleted, Option<i64>),
+            name!(message, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        let jobs = text_array(jobs, "sync_run_all", "jobs")?;
+        crate::pipeline::run_all(jobs).map(pass_rows)
     })
 }
 

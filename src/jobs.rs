@@ -29,6 +29,8 @@ pub struct JobSpec {
     pub source_timezone: Option<String>,
     /// pg_cron schedule text; `''` clears it in sync_alter.
     pub schedule: Option<String>,
+    /// Names of the jobs this one runs after; `'{}'` clears them in sync_alter.
+    pub after: Option<Vec<String>>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -138,6 +140,7 @@ pub fn alter(
 
 pub fn drop_job(name: &str) -> SyncResult<()> {
     let job = catalog::load_job(name)?;
+    crate::pipeline::refuse_drop_of_upstream(&job)?;
     catalog::delete_job(&job)?;
     if job.schedule.is_some() {
         crate::schedule::remove(&job.name, job.owner)?;
@@ -250,6 +253,9 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     }
     if let Some(schedule) = spec.schedule {
         job.schedule = cleared(schedule);
+    }
+    if let Some(after) = &spec.after {
+        job.upstreams = crate::pipeline::resolve_upstreams(&name, job.job_id, after)?;
     }
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };

@@ -30,6 +30,7 @@ pub mod interrupt;
 pub mod jobs;
 pub mod merge;
 pub mod parallel;
+pub mod pipeline;
 pub mod plan;
 pub mod quarantine;
 pub mod recorder;

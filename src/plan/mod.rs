@@ -6,6 +6,7 @@
 
 pub mod dedup;
 pub mod instant;
+pub mod pipeline;
 pub mod quarantine;
 pub mod remap;
 pub mod schedule;
