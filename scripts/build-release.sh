@@ -22,6 +22,9 @@ SRC=$PWD/target/releases/src-$TAG
 rm -rf "$SRC" "$OUT"
 mkdir -p "$SRC"
 git archive "$REF" | tar -x -C "$SRC"
+# git archive stamps files with the commit's time: older than any artifact in the shared target
+# directory, so cargo could take a library built from other sources for this one. Stamp them now.
+find "$SRC" -type f -exec touch {} +
 (cd "$SRC" && CARGO_TARGET_DIR=$PWD/../../../target cargo pgrx package --debug \
     --pg-config "$PG_CONFIG" --out-dir "$OUT" >&2)
 touch "$OUT/.built"
