@@ -177,6 +177,9 @@ expect restored "the schedule and the upstream are kept in the job rows" \
   "customer=*/5 * * * * after {},versions=- after {customer}"
 expect restored "job_status says why the restored schedule does not run here" \
   "SELECT schedule_problem FROM insync.job_status WHERE job_name = 'customer'" "extension pg_cron is not installed in this database"
+expect restored "scheduling is refused in a database pg_cron does not serve, saying which one it serves" \
+  "SET ROLE etl; SELECT job_name FROM sync_alter('customer', schedule => '@daily')" \
+  'ERROR:  sync job "customer" cannot be scheduled: pg_cron runs jobs of database "life" (cron.database_name), not of "restored"|HINT:  pg_cron works in one database: define scheduled jobs there, or set cron.database_name to this database and restart the server.'
 expect restored "the upstream link still gates its dependent" \
   "SET ROLE etl; SELECT job_name || ':' || status FROM sync_run_all() ORDER BY job_name" "customer:succeeded|versions:succeeded"
 expect restored "job_status still explains the exposed job" \
