@@ -3,8 +3,9 @@
 #   1. upgrade: the previous release (built from its git tag) with jobs and history, then the
 #      current build and ALTER EXTENSION insync UPDATE; the data survives and the upgraded
 #      catalog is identical to a fresh install (pg_dump --schema-only of both);
-#   2. dump and restore: jobs, watermarks, runs, segments and quarantine come through, the next
-#      run continues from the watermark and the quarantine restores;
+#   2. dump and restore: jobs (with their schedules and upstreams), watermarks, runs, segments
+#      and quarantine come through, the next run continues from the watermark and the
+#      quarantine restores;
 #   3. crashes: an immediate shutdown, and a segment worker killed with SIGKILL, in the middle
 #      of a parallel run: the run shows as interrupted, is closed as failed when the job runs
 #      next, and its window is finished.
@@ -68,7 +69,8 @@ echo "lifecycle: upgrade $old_version ($PREVIOUS) -> $new_version"
 
 # --- 1. upgrade ----------------------------------------------------------------------------
 install_previous
-scripts/cluster.sh start "$DIR" "$PORT"
+# pg_cron serves database life here (section 2 schedules a job there).
+scripts/cluster.sh start "$DIR" "$PORT" cron.database_name=life
 "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres life
 psql_in life >/dev/null <<'SQL'
 CREATE ROLE etl LOGIN;
@@ -123,8 +125,10 @@ schema_of() {
   "$BIN/pg_dump" -h 127.0.0.1 -p "$PORT" -U postgres --schema-only --binary-upgrade -N app "$1" \
     | grep -v -e 'binary_upgrade_set_next' -e 'binary_upgrade_create_empty_extension' -e '^--' -e '^$' \
              -e 'relfrozenxid' -e "^WHERE oid = '" -e '^\\restrict' -e '^\\unrestrict' -e 'pg_catalog.setval(' \
+             -e 'binary_upgrade_set_missing_value' \
     | perl -0pe 's/SELECT pg_catalog.binary_upgrade_set_record_init_privs\(true\);\nSELECT pg_catalog.binary_upgrade_set_record_init_privs\(false\);\n//g'
   # Left out: object ids, frozen xids, pg_dump's random \restrict key, sequence positions (data),
+  # the value rows stored before a column was added read in it (data: runs.scheduled, 0.4.0),
   # and empty initial-privilege records (the upgrade revoked a grant 0.1.0 made).
 }
 if diff -u <(schema_of fresh) <(schema_of life) > "$WORK/schema.diff"; then
@@ -153,7 +157,16 @@ SELECT job_name FROM sync_define('versions', source => 'app.versions', target =>
 SELECT status FROM sync_verify('customer');
 UPDATE app.dst SET v = 'drifted' WHERE id = 3;
 SELECT status FROM sync_verify('customer');
+-- 0.4.0's settings: a schedule (a pg_cron entry owned by etl) and an upstream job.
+RESET ROLE;
+CREATE EXTENSION pg_cron;
+GRANT USAGE ON SCHEMA cron TO etl;
+SET ROLE etl;
+SELECT job_name FROM sync_alter('customer', schedule => '*/5 * * * *');
+SELECT job_name FROM sync_alter('versions', after => '{customer}');
 SQL
+expect life "the schedule has its pg_cron entry, owned by the job owner" \
+  "SELECT jobname || '/' || schedule || '/' || username FROM cron.job" "insync:customer/*/5 * * * */etl"
 psql_in life -At -c "SELECT max(batch_id) FROM insync.quarantine" > "$WORK/batch"
 snapshot="SELECT (SELECT count(*) FROM insync.jobs) || '/' || (SELECT count(*) FROM insync.runs) || '/' ||
                  (SELECT string_agg(watermark, ',') FROM insync.job_state) || '/' ||
@@ -162,15 +175,29 @@ snapshot="SELECT (SELECT count(*) FROM insync.jobs) || '/' || (SELECT count(*) F
                  (SELECT string_agg(job_name || '=' || coalesce(source_timezone, '-'), ',' ORDER BY job_name) FROM insync.jobs) || '/' ||
                  (SELECT string_agg(job_name || '=' || (late_commit_risk IS NOT NULL), ',' ORDER BY job_name) FROM insync.job_status) || '/' ||
                  (SELECT string_agg(status || ':' || changed, ',' ORDER BY verification_id) FROM insync.verifications) || '/' ||
-                 (SELECT string_agg(job_name || '=' || coalesce(last_verification, '-'), ',' ORDER BY job_name) FROM insync.job_status)"
+                 (SELECT string_agg(job_name || '=' || coalesce(last_verification, '-'), ',' ORDER BY job_name) FROM insync.job_status) || '/' ||
+                 (SELECT string_agg(job_name || '=' || coalesce(schedule, '-') || ' after ' || runs_after::text, ',' ORDER BY job_name) FROM insync.job_status)"
 before=$(psql_in life -At -c "$snapshot")
 "$BIN/pg_dump" -h 127.0.0.1 -p "$PORT" -U postgres -Fc -f "$WORK/life.dump" life
 "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres restored
-"$BIN/pg_restore" -h 127.0.0.1 -p "$PORT" -U postgres -d restored --exit-on-error "$WORK/life.dump"
+# pg_cron installs only in the database it serves (life): restore everything but pg_cron and its
+# table (whose rows, the cron entries, pg_cron's own config dump carries).
+"$BIN/pg_restore" -l "$WORK/life.dump" | grep -v -e ' cron ' -e 'pg_cron' > "$WORK/life.list"
+"$BIN/pg_restore" -h 127.0.0.1 -p "$PORT" -U postgres -d restored --exit-on-error -L "$WORK/life.list" "$WORK/life.dump"
 expect restored "jobs, runs, watermark, quarantine and job settings restored" "$snapshot" "$before"
 expect restored "the settings restored are the ones set" \
   "SELECT string_agg(job_name || '=' || coalesce(source_timezone, '-'), ',' ORDER BY job_name) FROM insync.jobs" \
   "customer=America/New_York,versions=-"
+expect restored "the schedule and the upstream are kept in the job rows" \
+  "SELECT string_agg(job_name || '=' || coalesce(schedule, '-') || ' after ' || runs_after::text, ',' ORDER BY job_name) FROM insync.job_status" \
+  "customer=*/5 * * * * after {},versions=- after {customer}"
+expect restored "job_status says why the restored schedule does not run here" \
+  "SELECT schedule_problem FROM insync.job_status WHERE job_name = 'customer'" "extension pg_cron is not installed in this database"
+expect restored "scheduling is refused in a database pg_cron does not serve, saying which one it serves" \
+  "SET ROLE etl; SELECT job_name FROM sync_alter('customer', schedule => '@daily')" \
+  'ERROR:  sync job "customer" cannot be scheduled: pg_cron runs jobs of database "life" (cron.database_name), not of "restored"|HINT:  pg_cron works in one database: define scheduled jobs there, or set cron.database_name to this database and restart the server.'
+expect restored "the upstream link still gates its dependent" \
+  "SET ROLE etl; SELECT job_name || ':' || status FROM sync_run_all() ORDER BY job_name" "customer:succeeded|versions:succeeded"
 expect restored "job_status still explains the exposed job" \
   "SELECT job_name FROM insync.job_status WHERE late_commit_risk IS NOT NULL" "versions"
 expect restored "run ids continue after the restored ones" \
@@ -187,6 +214,10 @@ expect restored "a restored job verifies and repairs (the row drifted before the
 expect restored "restored quarantine restores" "SET ROLE etl; SELECT restore_quarantine($(cat "$WORK/batch"))" "20"
 expect restored "target equals source" \
   "SELECT count(*) FROM (SELECT * FROM app.src EXCEPT SELECT * FROM app.dst) d" "0"
+
+# The schedule cleared removes its entry (and no scheduled run interferes with section 3).
+psql_in life -c "SET ROLE etl; SELECT job_name FROM sync_alter('customer', schedule => '')" >/dev/null
+expect life "clearing the schedule removes the pg_cron entry" "SELECT count(*) FROM cron.job" "0"
 
 # --- 3. crashes in the middle of a parallel run -----------------------------------------------
 psql_in life >/dev/null <<'SQL'

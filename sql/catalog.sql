@@ -26,6 +26,8 @@ CREATE TABLE insync.jobs (
     updated_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source_timezone    text,
     deletes            text NOT NULL DEFAULT 'ignore' CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[])),
+    schedule           text,
+    upstreams          bigint[],
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -47,6 +49,8 @@ COMMENT ON COLUMN insync.jobs.lookups IS 'Target columns filled from a dimension
 COMMENT ON COLUMN insync.jobs.parallel IS 'Segments a run is split into: 1 (serial), 2-99, or auto (parallel only when the window is large enough to pay for workers)';
 COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-zone watermark is written in on the source; NULL: a foreign source''s configured TimeZone, else the session''s';
 COMMENT ON COLUMN insync.jobs.deletes IS 'ignore, or verify: incremental runs also delete (into the quarantine) target rows whose key left the source, found by a key-only bucket comparison';
+COMMENT ON COLUMN insync.jobs.schedule IS 'pg_cron schedule (e.g. */5 * * * *): the job then has the pg_cron entry insync:<job>, owned by and run as the job owner; NULL: not scheduled';
+COMMENT ON COLUMN insync.jobs.upstreams IS 'job_ids of the jobs this one runs after (sync_define(..., after => ...)): it runs only once their latest runs succeeded; NULL: none';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -79,7 +83,8 @@ CREATE TABLE insync.runs (
     run_by         regrole NOT NULL,
     segments       integer,
     resumes        bigint,
-    run_xact       xid8
+    run_xact       xid8,
+    scheduled      boolean NOT NULL DEFAULT false
 );
 CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
 CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
@@ -102,6 +107,7 @@ COMMENT ON COLUMN insync.runs.job_name IS 'Job the run belongs to';
 COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran: the role whose privileges the run used';
 COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
 COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
+COMMENT ON COLUMN insync.runs.scheduled IS 'Started by the job''s pg_cron entry (sync_run_scheduled) rather than called directly';
 COMMENT ON COLUMN insync.runs.run_xact IS 'Top-level transaction of the session that ran it: a running run whose transaction has ended was interrupted';
 
 -- Each role sees the jobs and runs of roles it belongs to; superusers see all.
@@ -206,7 +212,24 @@ SELECT j.job_name,
        s.late_commit_risk,
        v.finished_at AS last_verified_at,
        v.status AS last_verification,
-       v.missing OPERATOR(pg_catalog.+) v.extra OPERATOR(pg_catalog.+) v.changed AS last_differences
+       v.missing OPERATOR(pg_catalog.+) v.extra OPERATOR(pg_catalog.+) v.changed AS last_differences,
+       -- 0.4.0, schedules and upstreams (issue 15): the job's pg_cron schedule, the outcome of
+       -- its last scheduled run, what keeps pg_cron from running it (NULL: nothing), and the
+       -- jobs it runs after.
+       j.schedule,
+       sr.status AS last_scheduled_status,
+       sr.started_at AS last_scheduled_at,
+       -- (cron.max_running_jobs is the one pg_cron setting every role may read: it exists only
+       -- when pg_cron is preloaded. pg_cron installs only in the database it runs jobs of.)
+       CASE WHEN j.schedule IS NULL THEN NULL
+            WHEN pg_catalog.current_setting('cron.max_running_jobs', true) IS NULL
+            THEN 'pg_cron is not loaded (shared_preload_libraries)'
+            WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron')
+            THEN 'extension pg_cron is not installed in this database' END AS schedule_problem,
+       -- the jobs it runs after (the ones the reader can see), by name
+       ARRAY(SELECT u.job_name FROM insync.jobs u WHERE u.job_id OPERATOR(pg_catalog.=) ANY (j.upstreams)
+              ORDER BY u.job_name) AS runs_after
+       -- end of 0.4.0, schedules and upstreams
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
@@ -216,8 +239,12 @@ SELECT j.job_name,
                       ORDER BY x.run_id DESC LIMIT 1) ok ON true
   LEFT JOIN LATERAL (SELECT * FROM insync.verifications x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.<>) 'skipped'
-                      ORDER BY x.verification_id DESC LIMIT 1) v ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now()';
+                      ORDER BY x.verification_id DESC LIMIT 1) v ON true
+  -- 0.4.0, schedules: the last run the job's pg_cron entry started.
+  LEFT JOIN LATERAL (SELECT x.status, x.started_at FROM insync.runs x
+                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.scheduled
+                      ORDER BY x.run_id DESC LIMIT 1) sr ON true;
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its last verification; its pg_cron schedule, last scheduled run and upstream jobs';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;

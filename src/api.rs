@@ -83,6 +83,8 @@ fn sync_define(
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
     deletes: default!(Option<String>, "NULL"),
+    schedule: default!(Option<String>, "NULL"),
+    after: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -116,6 +118,8 @@ fn sync_define(
             parallel,
             source_timezone,
             deletes,
+            schedule,
+            after: text_array(after, F, "after")?,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -142,6 +146,8 @@ fn sync_alter(
     parallel: default!(Option<String>, "NULL"),
     source_timezone: default!(Option<String>, "NULL"),
     deletes: default!(Option<String>, "NULL"),
+    schedule: default!(Option<String>, "NULL"),
+    after: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -176,6 +182,8 @@ fn sync_alter(
             parallel,
             source_timezone,
             deletes,
+            schedule,
+            after: text_array(after, F, "after")?,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
     })
@@ -212,7 +220,7 @@ fn sync_incremental(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_incremental", "job_name")?;
-        execute::run_job(job_name, Some(RunKind::Incremental), parallel).map(run_row)
+        execute::run_job(job_name, Some(RunKind::Incremental), parallel, false).map(run_row)
     })
 }
 
@@ -239,7 +247,7 @@ fn sync_full(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_full", "job_name")?;
-        execute::run_job(job_name, Some(RunKind::Full), parallel).map(run_row)
+        execute::run_job(job_name, Some(RunKind::Full), parallel, false).map(run_row)
     })
 }
 
@@ -266,7 +274,93 @@ fn sync_run(
 > {
     crate::security::entry(|| {
         let job_name = required(job_name, "sync_run", "job_name")?;
-        execute::run_job(job_name, None, parallel).map(run_row)
+        crate::pipeline::run_one(job_name, parallel).map(run_row)
+    })
+}
+
+type PassRow = TableIterator<
+    'static,
+    (
+        name!(job_name, String),
+        name!(run_id, Option<i64>),
+        name!(status, String),
+        name!(rows_read, Option<i64>),
+        name!(rows_inserted, Option<i64>),
+        name!(rows_updated, Option<i64>),
+        name!(rows_deleted, Option<i64>),
+        name!(message, Option<String>),
+    ),
+>;
+
+fn pass_rows(outcomes: Vec<crate::pipeline::Outcome>) -> PassRow {
+    TableIterator::new(outcomes.into_iter().map(|o| {
+        let run = o.run.as_ref();
+        (
+            o.job_name,
+            run.map(|r| r.run_id),
+            o.status,
+            run.map(|r| r.rows_read),
+            run.map(|r| r.rows_inserted),
+            run.map(|r| r.rows_updated),
+            run.map(|r| r.rows_deleted),
+            o.message,
+        )
+    }))
+}
+
+/// What a job's pg_cron entry (`insync:<job>`) calls: the job as `sync_run` would run it, then
+/// the jobs downstream of it that have no schedule of their own, in dependency order; one row
+/// per job. Its runs are recorded as scheduled.
+#[pg_extern(volatile)]
+fn sync_run_scheduled(
+    job_name: Option<&str>,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(job_name, String),
+            name!(run_id, Option<i64>),
+            name!(status, String),
+            name!(rows_read, Option<i64>),
+            name!(rows_inserted, Option<i64>),
+            name!(rows_updated, Option<i64>),
+            name!(rows_deleted, Option<i64>),
+            name!(message, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_run_scheduled", "job_name")?;
+        crate::pipeline::run_scheduled(job_name).map(pass_rows)
+    })
+}
+
+/// Runs a set of jobs in dependency order, each after its upstreams: the named jobs, or every
+/// job the caller may run. A job whose upstream failed or was skipped is skipped, with the
+/// reason recorded; one row per job. What one cron entry calls for a whole pipeline.
+#[pg_extern(volatile)]
+fn sync_run_all(
+    jobs: default!(Option<Vec<Option<String>>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(job_name, String),
+            name!(run_id, Option<i64>),
+            name!(status, String),
+            name!(rows_read, Option<i64>),
+            name!(rows_inserted, Option<i64>),
+            name!(rows_updated, Option<i64>),
+            name!(rows_deleted, Option<i64>),
+            name!(message, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        let jobs = text_array(jobs, "sync_run_all", "jobs")?;
+        crate::pipeline::run_all(jobs).map(pass_rows)
     })
 }
 

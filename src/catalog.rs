@@ -106,6 +106,11 @@ pub struct Job {
     /// What incremental runs do about keys that left the source: "ignore", or "verify"
     /// (a key-only bucket comparison after the merge deletes them, quarantined).
     pub deletes: String,
+    /// pg_cron schedule text (`*/5 * * * *`); the job then has the pg_cron entry
+    /// `insync:<job>` (see `crate::schedule`).
+    pub schedule: Option<String>,
+    /// The jobs (by job_id, so renames keep the link) this job runs after.
+    pub upstreams: Option<Vec<i64>>,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -178,6 +183,8 @@ struct JobRow {
     source_timezone: Option<String>,
     #[serde(default = "ignore_deletes")]
     deletes: String,
+    schedule: Option<String>,
+    upstreams: Option<Vec<i64>>,
 }
 
 fn ignore_deletes() -> String {
@@ -205,6 +212,8 @@ impl JobRow {
             parallel: job.parallel.clone(),
             source_timezone: job.source_timezone.clone(),
             deletes: job.deletes.clone(),
+            schedule: job.schedule.clone(),
+            upstreams: job.upstreams.clone(),
         }
     }
 
@@ -229,6 +238,8 @@ impl JobRow {
             parallel: self.parallel,
             source_timezone: self.source_timezone,
             deletes: self.deletes,
+            schedule: self.schedule,
+            upstreams: self.upstreams,
         }
     }
 
@@ -339,6 +350,55 @@ pub fn delete_job(job: &Job) -> SyncResult<()> {
     })
 }
 
+/// One job as the upstream graph sees it.
+#[derive(Debug, Clone)]
+pub struct GraphNode {
+    pub job_id: i64,
+    pub name: String,
+    pub owner: pg_sys::Oid,
+    pub scheduled: bool,
+    pub upstreams: Vec<i64>,
+}
+
+/// Every job (visible or not: insync's own bookkeeping) with its upstreams, by name.
+pub fn job_graph() -> SyncResult<Vec<GraphNode>> {
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT job_id, job_name, owner::oid, schedule IS NOT NULL, coalesce(upstreams, '{}') \
+                   FROM insync.jobs ORDER BY job_name",
+                None,
+                &[],
+            )?;
+            let mut nodes = Vec::new();
+            for row in rows {
+                nodes.push(GraphNode {
+                    job_id: row.get::<i64>(1)?.unwrap_or_default(),
+                    name: row.get::<String>(2)?.unwrap_or_default(),
+                    owner: row.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::Oid::INVALID),
+                    scheduled: row.get::<bool>(4)?.unwrap_or(false),
+                    upstreams: row.get::<Vec<i64>>(5)?.unwrap_or_default(),
+                });
+            }
+            Ok(nodes)
+        })
+        .context("reading insync.jobs")
+    })
+}
+
+/// The status and id of a job's latest run (`None`: it never ran).
+pub fn latest_run(job_name: &str) -> SyncResult<Option<(String, i64)>> {
+    as_catalog_owner(|| {
+        Spi::get_two_with_args::<String, i64>(
+            "SELECT r.status, r.run_id FROM (SELECT) one LEFT JOIN LATERAL ( \
+                SELECT x.status, x.run_id FROM insync.runs x WHERE x.job_name = $1 ORDER BY x.run_id DESC LIMIT 1) r ON true",
+            &[job_name.into()],
+        )
+        .context("reading insync.runs")
+        .map(|(status, id)| status.zip(id))
+    })
+}
+
 /// Whether a job of this name exists (visible or not).
 pub fn job_exists(name: &str) -> SyncResult<bool> {
     as_catalog_owner(|| {
@@ -439,6 +499,9 @@ pub struct RunRecord {
     /// The caller's top-level transaction id (xid8 text): once it has ended, a run still
     /// recorded as `running` was interrupted.
     pub run_xact: Option<String>,
+    /// Started by the job's pg_cron entry (`sync_run_scheduled`), not called directly.
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
 /// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):

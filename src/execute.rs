@@ -18,11 +18,12 @@ use std::sync::{Arc, Mutex};
 
 /// Runs a job: `kind` is what the caller asked for (`sync_incremental`, `sync_full`) or, for
 /// `sync_run`, the job's own mode; `parallel` is the call's degree (NULL: the job's setting).
-/// Returns the run as recorded in `insync.runs`.
+/// `scheduled`: called by the job's pg_cron entry. Returns the run as recorded in `insync.runs`.
 pub fn run_job(
     job_name: &str,
     requested: Option<RunKind>,
     parallel: Option<i32>,
+    scheduled: bool,
 ) -> SyncResult<RunRecord> {
     let job = catalog::load_job(job_name)?;
     let kind = match (requested, job.mode) {
@@ -57,6 +58,7 @@ pub fn run_job(
             error_message: Some("another run of this job was in progress".into()),
             run_by,
             run_xact: catalog::current_xact()?,
+            scheduled,
             ..Default::default()
         };
         catalog::record_run(&record, None)?;
@@ -90,7 +92,8 @@ pub fn run_job(
         }
     }
 
-    let record = new_record(&job, kind, run_by)?;
+    let mut record = new_record(&job, kind, run_by)?;
+    record.scheduled = scheduled;
     attempt(&job, record, |record| {
         execute_window(&job, kind, parallel, record)
     })

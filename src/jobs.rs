@@ -28,6 +28,10 @@ pub struct JobSpec {
     pub parallel: Option<String>,
     pub source_timezone: Option<String>,
     pub deletes: Option<String>,
+    /// pg_cron schedule text; `''` clears it in sync_alter.
+    pub schedule: Option<String>,
+    /// Names of the jobs this one runs after; `'{}'` clears them in sync_alter.
+    pub after: Option<Vec<String>>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -69,6 +73,10 @@ pub fn define(name: &str, spec: JobSpec) -> SyncResult<JobSummary> {
     let summary = validate_as_owner(&mut job)?;
     catalog::save_job(&job, true, false)?;
     catalog::set_late_commit_risk(&job.name, summary.late_commit_risk.as_deref())?;
+    // Last: a schedule pg_cron refuses fails the call, and the job row goes with it.
+    if let Some(schedule) = &job.schedule {
+        crate::schedule::install(&job, schedule)?;
+    }
     Ok(summary)
 }
 
@@ -79,6 +87,8 @@ pub fn alter(
     reset_watermark: bool,
 ) -> SyncResult<JobSummary> {
     let mut job = catalog::load_job(name)?;
+    let schedule_before = job.schedule.clone();
+    let schedule_given = spec.schedule.is_some();
     let before = (
         job.watermark_column.clone(),
         job.watermark_relation,
@@ -115,12 +125,29 @@ pub fn alter(
     }
     catalog::save_job(&job, false, reset_watermark || watermark_moved)?;
     catalog::set_late_commit_risk(&job.name, summary.late_commit_risk.as_deref())?;
+    // The pg_cron entry follows: a rename moves it, a new schedule replaces it (giving the
+    // same schedule again re-creates an entry that went missing, e.g. after a restore), ''
+    // removes it. All in this transaction, so a refusal leaves the job as it was.
+    let renamed = job.name != name;
+    if schedule_before.is_some() && (renamed || job.schedule.is_none()) {
+        crate::schedule::remove(name, job.owner)?;
+    }
+    if let Some(schedule) = &job.schedule {
+        if schedule_given || renamed {
+            crate::schedule::install(&job, schedule)?;
+        }
+    }
     Ok(summary)
 }
 
 pub fn drop_job(name: &str) -> SyncResult<()> {
     let job = catalog::load_job(name)?;
-    catalog::delete_job(&job)
+    crate::pipeline::refuse_drop_of_upstream(&job)?;
+    catalog::delete_job(&job)?;
+    if job.schedule.is_some() {
+        crate::schedule::remove(&job.name, job.owner)?;
+    }
+    Ok(())
 }
 
 /// Empty text clears an optional setting in sync_alter; NULL leaves it alone.
@@ -236,6 +263,12 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
             ));
         }
         job.deletes = deletes;
+    }
+    if let Some(schedule) = spec.schedule {
+        job.schedule = cleared(schedule);
+    }
+    if let Some(after) = &spec.after {
+        job.upstreams = crate::pipeline::resolve_upstreams(&name, job.job_id, after)?;
     }
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };

@@ -6,8 +6,10 @@
 
 pub mod dedup;
 pub mod instant;
+pub mod pipeline;
 pub mod quarantine;
 pub mod remap;
+pub mod schedule;
 pub mod segment;
 pub mod verify;
 
