@@ -56,49 +56,8 @@ COMMENT ON COLUMN insync.verifications.error_message IS 'Error raised by a faile
 COMMENT ON INDEX insync.verifications_job_name_id IS 'Latest verifications of a job first (job_status)';
 COMMENT ON POLICY verifications_of_my_roles ON insync.verifications IS 'A role sees verifications of its jobs and those it made';
 
-CREATE OR REPLACE VIEW insync.job_status WITH (security_invoker = true, security_barrier) AS
-SELECT j.job_name,
-       j.owner,
-       j.mode,
-       j.source,
-       j.target,
-       r.run_id      AS last_run_id,
-       -- A run holds a row lock on its job's catalog row: the row's xmax is then the running
-       -- transaction, which holds a lock on its own transaction id.
-       -- A run recorded as running whose transaction has ended (rolled back, its session
-       -- terminated, the server crashed) is shown as interrupted until insync closes it.
-       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                          WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid' AND l.granted
-                            AND l.transactionid OPERATOR(pg_catalog.=) j.xmax)
-            THEN 'running'
-            WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                 AND pg_catalog.pg_xact_status(r.run_xact) IS DISTINCT FROM 'in progress'
-            THEN 'interrupted'
-            ELSE r.status END AS status,
-       r.started_at  AS last_started_at,
-       r.finished_at AS last_finished_at,
-       r.rows_read OPERATOR(pg_catalog.+) 0 AS last_rows_read,
-       r.error_message AS last_error,
-       s.watermark,
-       CASE WHEN j.watermark_type OPERATOR(pg_catalog.=) ANY (ARRAY['timestamp with time zone'::regtype,
-                                      'timestamp without time zone'::regtype, 'date'::regtype])
-                 AND s.watermark IS NOT NULL
-            THEN pg_catalog.now() OPERATOR(pg_catalog.-) s.watermark::timestamptz END AS lag,
-       ok.finished_at AS last_success_at,
-       s.late_commit_risk,
-       v.finished_at AS last_verified_at,
-       v.status AS last_verification,
-       v.missing OPERATOR(pg_catalog.+) v.extra OPERATOR(pg_catalog.+) v.changed AS last_differences
-  FROM insync.jobs j
-  LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
-  LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
-                      ORDER BY x.run_id DESC LIMIT 1) r ON true
-  LEFT JOIN LATERAL (SELECT x.finished_at FROM insync.runs x
-                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.=) 'succeeded'
-                      ORDER BY x.run_id DESC LIMIT 1) ok ON true
-  LEFT JOIN LATERAL (SELECT * FROM insync.verifications x
-                      WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.status OPERATOR(pg_catalog.<>) 'skipped'
-                      ORDER BY x.verification_id DESC LIMIT 1) v ON true;
+-- job_status gains last_verified_at, last_verification and last_differences in the one
+-- CREATE OR REPLACE VIEW of the schedules section below (it appends both sections' columns).
 
 -- insync::api::sync_verify
 CREATE FUNCTION "sync_verify"(

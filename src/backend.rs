@@ -48,12 +48,6 @@ pub fn has_privileges_of(role: pg_sys::Oid) -> bool {
     unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), role) }
 }
 
-/// `pg_stat_clear_snapshot()`: the next read of pg_stat_activity sees it as it is now.
-pub fn clear_stats_snapshot() {
-    // SAFETY: drops this backend's cached statistics snapshot.
-    unsafe { pg_sys::pgstat_clear_snapshot() }
-}
-
 /// `timestamptz` input: microseconds since 2000-01-01 UTC of an instant's text, or `None`
 /// for ±infinity (which has no ISO form).
 pub fn timestamptz_micros(text: &str) -> Option<i64> {
