@@ -25,11 +25,14 @@ demo: install
 test-unit: setup
 	cargo test --lib -- plan::
 
-# Behaviour inside Postgres. One test at a time: each test's open transaction would
+# Behaviour inside Postgres, under both plan styles. One test at a time: each test's open transaction would
 # (rightly) hold back the sync window of a test running beside it.
 test-pg: setup
 	mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR) 2>/dev/null || sudo chown postgres $(PGRX_TEST_DIR)
 	RUST_TEST_THREADS=1 cargo pgrx test pg$(PG_MAJOR) --runas postgres --pgdata $(PGRX_TEST_DIR)/data
+	# The same tests again with serial merges run statement by statement (insync.plan_style),
+	# as Greenplum-family engines always run them: same rows, same counts.
+	INSYNC_PLAN_STYLE=statement_per_step RUST_TEST_THREADS=1 cargo pgrx test pg$(PG_MAJOR) --runas postgres --pgdata $(PGRX_TEST_DIR)/data tests::tests::
 
 # What a user sees in psql, against a throwaway cluster with pg_cron and dblink.
 test-regress: install

@@ -275,15 +275,29 @@ fn execute_window(
     };
     let bounds = crate::window::for_window(plan, window, &low, &high);
     let args = || crate::window::args_of(&bounds);
-    let degree =
-        if parallel.is_none() && job.parallel == "auto" && resolved.foreign_relation().is_some() {
-            // Segments slice rows after they crossed the wire: each would fetch the whole window.
-            crate::parallel::Degree::serial()
-        } else {
-            crate::parallel::choose_degree(job, parallel, || {
-                crate::parallel::estimate_rows(&plan.source_rows(window), &args())
-            })?
-        };
+    if let Some(problem) = &resolved.co_location {
+        pgrx::notice!("sync job \"{}\": {problem}", job.name);
+    }
+    let degree = if let Some(reason) = plan.dialect.serial_reason() {
+        // The engine's own parallelism does the work: no coordinator workers.
+        let asked = crate::parallel::choose_degree(job, parallel, || Ok(0.0))?;
+        if asked.explicit && asked.segments > 1 {
+            pgrx::notice!(
+                "sync job \"{}\" runs as one statement sequence, not {} segments: {reason}",
+                job.name,
+                asked.segments
+            );
+        }
+        crate::parallel::Degree::serial()
+    } else if parallel.is_none() && job.parallel == "auto" && resolved.foreign_relation().is_some()
+    {
+        // Segments slice rows after they crossed the wire: each would fetch the whole window.
+        crate::parallel::Degree::serial()
+    } else {
+        crate::parallel::choose_degree(job, parallel, || {
+            crate::parallel::estimate_rows(&plan.source_rows(window), &args())
+        })?
+    };
     if degree.segments > 1 {
         let done = crate::parallel::run_parallel(
             job, &resolved, kind, window, &low, &high, degree, record,
@@ -296,34 +310,17 @@ fn execute_window(
             return Ok(high);
         }
     }
-    // An upsert into one table reads its inserted and updated rows off the target's transaction
-    // statistics (see `counts_from_table_stats`).
-    let before = (plan.strategy == MergeStrategy::Upsert && !plan.target_partitioned)
-        .then(|| crate::backend::xact_rows_written(resolved.target.oid))
-        .flatten();
-    let statement = if before.is_some() {
-        crate::plan::SyncPlan {
-            counts_from_table_stats: true,
-            ..plan.clone()
-        }
-        .merge_statement(kind, window)
+    // One writer per statement (Greenplum-family engines, or asked for on PostgreSQL): the
+    // window is staged, then each write is a statement of its own.
+    let per_step = !plan.dialect.writers_per_with
+        || crate::settings::plan_style() == crate::settings::PlanStyle::StatementPerStep;
+    let counts = if per_step {
+        let steps = plan.steps(kind, window);
+        crate::settings::bulk(|| crate::merge::run_steps(&steps, &args()))
+            .context("running the merge")?
     } else {
-        plan.merge_statement(kind, window)
+        combined_merge(plan, &resolved, kind, window, &args())?
     };
-    let mut counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, &args()))
-        .context("running the merge")?;
-    if let (Some(before), Some(after)) = (
-        before,
-        before.and_then(|_| crate::backend::xact_rows_written(resolved.target.oid)),
-    ) {
-        // An insert that lost a race on its key to a concurrent one is counted, then counted
-        // as deleted when it is taken back: take those out. (Rows a trigger on the target
-        // writes into the target itself are counted too.)
-        // (A full run's own deletes are counted by the statement.)
-        let taken_back = (after.2 - before.2) - counts.deleted;
-        counts.inserted = (after.0 - before.0) - taken_back;
-        counts.updated = after.1 - before.1;
-    }
     if counts.null_keys > 0 {
         return Err(crate::merge::null_key_error(
             job,
@@ -338,6 +335,45 @@ fn execute_window(
     record.status = RunStatus::Succeeded;
     record.finished_at = Some(now_text()?);
     Ok(high)
+}
+
+/// The one-statement merge of a serial run (PostgreSQL), and its counts.
+fn combined_merge(
+    plan: &crate::plan::SyncPlan,
+    resolved: &resolve::Resolved,
+    kind: RunKind,
+    window: Window,
+    args: &[pgrx::datum::DatumWithOid],
+) -> SyncResult<crate::merge::Counts> {
+    // An upsert into one table reads its inserted and updated rows off the target's transaction
+    // statistics (see `counts_from_table_stats`).
+    let before = (plan.strategy == MergeStrategy::Upsert && !plan.target_partitioned)
+        .then(|| crate::backend::xact_rows_written(resolved.target.oid))
+        .flatten();
+    let statement = if before.is_some() {
+        crate::plan::SyncPlan {
+            counts_from_table_stats: true,
+            ..plan.clone()
+        }
+        .merge_statement(kind, window)
+    } else {
+        plan.merge_statement(kind, window)
+    };
+    let mut counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, args))
+        .context("running the merge")?;
+    if let (Some(before), Some(after)) = (
+        before,
+        before.and_then(|_| crate::backend::xact_rows_written(resolved.target.oid)),
+    ) {
+        // An insert that lost a race on its key to a concurrent one is counted, then counted
+        // as deleted when it is taken back: take those out. (Rows a trigger on the target
+        // writes into the target itself are counted too.)
+        // (A full run's own deletes are counted by the statement.)
+        let taken_back = (after.2 - before.2) - counts.deleted;
+        counts.inserted = (after.0 - before.0) - taken_back;
+        counts.updated = after.1 - before.1;
+    }
+    Ok(counts)
 }
 
 /// `deletes => 'verify'`: after an incremental run's merge, the keys that left the source are

@@ -517,10 +517,14 @@ fn validate(job: &mut Job) -> SyncResult<JobSummary> {
         ],
     };
     for &(kind, window) in statements {
-        let explain = format!(
-            "EXPLAIN (COSTS OFF) {}",
+        // One writer per statement (Greenplum-family engines): a run stages its window, so the
+        // window's read is what can be planned before the run creates the staging table.
+        let statement = if resolved.plan.dialect.writers_per_with {
             resolved.plan.merge_statement(kind, window)
-        );
+        } else {
+            resolved.plan.source_rows(window)
+        };
+        let explain = format!("EXPLAIN (COSTS OFF) {statement}");
         let args = match (&resolved.plan.watermark, window) {
             (Some(wm), Window::Range | Window::UpTo) => WindowBounds::unbound(wm.kind).args(),
             _ => vec![],

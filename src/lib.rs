@@ -50,6 +50,12 @@ pub mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Loads insync into a backend: registers its settings (`settings`).
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+}
+
 extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 extension_sql_file!(
@@ -66,7 +72,13 @@ mod tests;
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
+    /// `INSYNC_PLAN_STYLE=statement_per_step` runs every test's serial merges statement by
+    /// statement (`make test-pg` runs the tests once each way).
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec!["max_worker_processes = 16"]
+        let mut options = vec!["max_worker_processes = 16"];
+        if std::env::var("INSYNC_PLAN_STYLE").as_deref() == Ok("statement_per_step") {
+            options.push("insync.plan_style = 'statement_per_step'");
+        }
+        options
     }
 }

@@ -78,3 +78,40 @@ pub fn null_key_error(
         "Fix those rows in the source, or exclude them with sync_alter(job, source_filter => '... IS NOT NULL').",
     )
 }
+
+/// Runs a statement-per-step merge (see `plan::steps`): stages the window, refuses NULL keys
+/// before any write, then runs each write as its own statement and counts its processed rows.
+/// All in the caller's (sub)transaction: an error anywhere rolls every step back, the staged
+/// window included. The staging table is created outside the security-restricted operation
+/// (PostgreSQL refuses temporary tables inside one, as `REFRESH MATERIALIZED VIEW
+/// CONCURRENTLY` does for its diff table): insync's own DDL, column types only.
+pub fn run_steps(
+    steps: &crate::plan::steps::StepPlan,
+    args: &[DatumWithOid],
+) -> Result<Counts, pgrx::spi::Error> {
+    crate::security::without_restriction(|| Spi::run(&steps.create))?;
+    let mut counts = Counts::default();
+    let mut written = crate::plan::steps::StepCounts::default();
+    Spi::connect_mut(|client| {
+        counts.read = client.update(&steps.fill, None, args)?.len() as i64;
+        client.update(&steps.analyze, None, &[])?;
+        counts.null_keys = client
+            .select(&steps.null_keys, None, &[])?
+            .first()
+            .get::<i64>(1)?
+            .unwrap_or(0);
+        if counts.null_keys > 0 {
+            return Ok(());
+        }
+        for step in &steps.writes {
+            let processed = client.update(&step.sql, None, &[])?.len() as i64;
+            written.add(step.counts, processed);
+        }
+        client.update(&steps.drop, None, &[])?;
+        Ok::<_, pgrx::spi::Error>(())
+    })?;
+    counts.inserted = written.inserted;
+    counts.updated = written.updated;
+    counts.deleted = written.deleted;
+    Ok(counts)
+}

@@ -84,8 +84,10 @@ pub fn choose_degree(
 
 /// The planner's estimate of the rows a run reads.
 pub fn estimate_rows(sql: &str, args: &[DatumWithOid]) -> SyncResult<f64> {
-    let plan = Spi::connect(|client| {
-        let rows = client.select(&format!("EXPLAIN (FORMAT JSON) {sql}"), None, args)?;
+    // EXPLAIN is a utility statement: never run through a read-only SPI call (which pgrx makes
+    // of `select` while the transaction has no xid yet).
+    let plan = Spi::connect_mut(|client| {
+        let rows = client.update(&format!("EXPLAIN (FORMAT JSON) {sql}"), None, args)?;
         rows.first().get::<pgrx::Json>(1)
     })
     .context("estimating the window's size")?;

@@ -4,6 +4,7 @@
 
 use crate::catalog::Job;
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::dialect::{co_location_problem, Distribution, Storage};
 use crate::plan::remap::Current;
 use crate::plan::remap::DimensionValue;
 use crate::plan::segment::Dialect;
@@ -38,6 +39,9 @@ pub struct ColumnInfo {
     pub name: String,
     pub type_oid: pg_sys::Oid,
     pub type_name: String,
+    /// The type with its typmod, schema-qualified unless built in (`character varying(20)`,
+    /// `"app"."money_t"`): what a staged window declares.
+    pub sql_type: String,
     pub generated: bool,
 }
 
@@ -185,12 +189,21 @@ pub fn columns_of(oid: pg_sys::Oid) -> SyncResult<Vec<ColumnInfo>> {
                     -1,
                     pg_sys::FORMAT_TYPE_ALLOW_INVALID as pg_sys::bits16,
                 );
+                let sql_type = pg_sys::format_type_extended(
+                    att.atttypid,
+                    att.atttypmod,
+                    (pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN | pg_sys::FORMAT_TYPE_FORCE_QUALIFY)
+                        as pg_sys::bits16,
+                );
                 columns.push(ColumnInfo {
                     name: std::ffi::CStr::from_ptr(att.attname.data.as_ptr())
                         .to_string_lossy()
                         .into_owned(),
                     type_oid: att.atttypid,
                     type_name: std::ffi::CStr::from_ptr(type_name)
+                        .to_string_lossy()
+                        .into_owned(),
+                    sql_type: std::ffi::CStr::from_ptr(sql_type)
                         .to_string_lossy()
                         .into_owned(),
                     generated: att.attgenerated != 0,
@@ -410,6 +423,9 @@ pub struct Resolved {
     pub watermark_table: Option<RelationInfo>,
     /// The relation holding the watermark column (the source, or the related table).
     pub watermark_relation: Option<RelationInfo>,
+    /// MPP engines: why source, target and job key are not co-located (each run then moves
+    /// rows between segments), said in a NOTICE when a run starts.
+    pub co_location: Option<String>,
 }
 
 impl Resolved {
@@ -520,7 +536,11 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             .collect(),
     };
 
-    let columns = apply_lookups(job, &source, &source_cols, &target, &target_cols, columns)?;
+    let mut columns = apply_lookups(job, &source, &source_cols, &target, &target_cols, columns)?;
+    // A staged window holds what the target will: each column in the target's type.
+    for c in &mut columns {
+        c.sql_type = find(&target_cols, &c.name).map(|t| t.sql_type.clone());
+    }
 
     let watermark = match &job.watermark_column {
         None => None,
@@ -598,7 +618,28 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
         source.is_table() && !related && has_unique_index(source.oid, &job.keys, false)?;
     // The engine decides what SQL it accepts: detected once, for serial and parallel runs.
     let dialect = detect_dialect()?;
-    let strategy = if dialect.on_conflict && has_unique_index(target.oid, &job.keys, true)? {
+    let target_storage = table_storage(&dialect, &target)?;
+    // ON CONFLICT needs the engine (not Greenplum 6) and a heap (append-optimized tables refuse
+    // it), and must never update a distribution-key column: a target distributed by a column
+    // outside the job key is merged by delete+insert.
+    let distribution_within_keys = target_storage
+        .distribution
+        .columns()
+        .iter()
+        .all(|c| job.keys.contains(c));
+    let upsert_allowed =
+        dialect.on_conflict && !target_storage.append_optimized() && distribution_within_keys;
+    let co_location = if dialect.mpp() {
+        let source_storage = table_storage(&dialect, &source)?;
+        co_location_problem(
+            &source_storage.distribution,
+            &target_storage.distribution,
+            &job.keys,
+        )
+    } else {
+        None
+    };
+    let strategy = if upsert_allowed && has_unique_index(target.oid, &job.keys, true)? {
         MergeStrategy::Upsert
     } else {
         MergeStrategy::DeleteInsert
@@ -627,32 +668,103 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
             source_foreign: source.kind == 'f',
             target_key_indexed,
             dialect,
+            target_storage,
         },
         source,
         target,
         watermark_table,
         watermark_relation,
+        co_location,
     })
 }
 
-/// The engine this database runs on.
+thread_local! {
+    /// The engine never changes under a running backend: detected on its first run.
+    static DIALECT: std::cell::OnceCell<Dialect> = const { std::cell::OnceCell::new() };
+}
+
+/// The engine this database runs on, from its catalog: the kernel's `server_version_num` and
+/// whether `pg_catalog.gp_segment_configuration` exists (Greenplum-family engines only; then
+/// their number of primary segments). Detected once per backend.
 pub fn detect_dialect() -> SyncResult<Dialect> {
-    let (version, number) = Spi::get_two::<String, i32>(
-        "SELECT pg_catalog.version(), pg_catalog.current_setting('server_version_num')::int",
+    if let Some(d) = DIALECT.with(|d| d.get().cloned()) {
+        return Ok(d);
+    }
+    let (number, mpp) = Spi::get_two::<i32, bool>(
+        "SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4, \
+                pg_catalog.to_regclass('pg_catalog.gp_segment_configuration') IS NOT NULL",
     )
     .context("reading the server version")?;
-    let version = version.unwrap_or_default();
     let number = number.unwrap_or(0) as u32;
-    let probe = Dialect::detect(&version, number, 0);
-    if probe.engine == crate::plan::segment::Engine::Postgres {
-        return Ok(probe);
+    let mpp = mpp.unwrap_or(false);
+    let segments = if mpp {
+        Spi::get_one::<i64>(Dialect::segment_count_query())
+            .context("reading gp_segment_configuration")?
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let dialect = Dialect::from_catalog(number, mpp, segments as u32);
+    DIALECT.with(|d| {
+        let _ = d.set(dialect.clone());
+    });
+    Ok(dialect)
+}
+
+/// A table's access method and, on MPP engines, its distribution. On PostgreSQL the access
+/// method comes from the relation cache (no statement per run); elsewhere from the engine's
+/// catalog (see [`Dialect::table_storage_query`]).
+pub fn table_storage(dialect: &Dialect, rel: &RelationInfo) -> SyncResult<Storage> {
+    if !dialect.mpp() {
+        // SAFETY: syscache lookups inside a transaction; NULL (or no tuple) for a relation
+        // without an access method (views, partitioned tables, foreign tables).
+        let access_method = unsafe {
+            let class = pg_sys::SearchSysCache1(
+                pg_sys::SysCacheIdentifier::RELOID as i32,
+                pg_sys::Datum::from(rel.oid),
+            );
+            if class.is_null() {
+                String::new()
+            } else {
+                let am = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(class)).relam;
+                pg_sys::ReleaseSysCache(class);
+                let name = if am == pg_sys::Oid::INVALID {
+                    std::ptr::null_mut()
+                } else {
+                    pg_sys::get_am_name(am)
+                };
+                if name.is_null() {
+                    String::new()
+                } else {
+                    std::ffi::CStr::from_ptr(name)
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            }
+        };
+        return Ok(Storage {
+            access_method,
+            distribution: Distribution::Single,
+        });
     }
-    let segments = Spi::get_one::<i64>(
-        "SELECT count(*) FROM pg_catalog.gp_segment_configuration WHERE role = 'p' AND content >= 0",
-    )
-    .context("reading gp_segment_configuration")?
-    .unwrap_or(0);
-    Ok(Dialect::detect(&version, number, segments as u32))
+    let row = Spi::connect(|client| {
+        let row = client
+            .select(&dialect.table_storage_query(), None, &[rel.oid.into()])?
+            .first();
+        Ok::<_, pgrx::spi::Error>((
+            row.get::<String>(1)?,
+            row.get::<i8>(2)?,
+            row.get::<Vec<String>>(3)?,
+        ))
+    })
+    .context("reading the table's storage")?;
+    Ok(Storage {
+        access_method: row.0.unwrap_or_default(),
+        distribution: Distribution::from_policy(
+            row.1.map(|c| c as u8 as char),
+            row.2.unwrap_or_default(),
+        ),
+    })
 }
 
 /// Adds (or replaces) the columns a job fills from a dimension's current value.

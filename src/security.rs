@@ -55,6 +55,27 @@ pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     })
 }
 
+/// Runs `f` with the current user but outside the security-restricted operation [`as_role`]
+/// entered, then restores it. Only for insync's own statements that PostgreSQL refuses inside
+/// one and that evaluate no user expression (creating a run's staging table, see
+/// `merge::run_steps`), the way `REFRESH MATERIALIZED VIEW CONCURRENTLY` creates its diff table.
+pub fn without_restriction<R>(f: impl FnOnce() -> R) -> R {
+    let mut user = pg_sys::Oid::INVALID;
+    let mut context = 0;
+    // SAFETY: the calls refresh_by_match_merge makes around its CREATE TEMP TABLE.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            user,
+            (context & !(pg_sys::SECURITY_RESTRICTED_OPERATION as i32))
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+    }
+    let result = f();
+    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+    result
+}
+
 /// Whether the current user has the privileges of `role` (its member with INHERIT, or a
 /// superuser): who may see, run, alter or drop a job that `role` owns.
 pub fn is_member_of(role: pg_sys::Oid) -> SyncResult<bool> {

@@ -44,3 +44,37 @@ pub fn bulk<R>(f: impl FnOnce() -> R) -> R {
 pub fn sorted_grouping<R>(f: impl FnOnce() -> R) -> R {
     with_settings(&[(c"enable_hashagg", c"off"), (c"jit", c"off")], f)
 }
+
+/// How a serial run merges on PostgreSQL (`insync.plan_style`). Greenplum-family engines
+/// always merge statement-per-step (one writer per statement is all they accept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum PlanStyle {
+    /// One statement per run: the window, the writes and the counts in one query.
+    #[name = c"combined"]
+    Combined,
+    /// The window staged in a temporary table, then one statement per write.
+    #[name = c"statement_per_step"]
+    StatementPerStep,
+}
+
+static PLAN_STYLE: pgrx::GucSetting<PlanStyle> =
+    pgrx::GucSetting::<PlanStyle>::new(PlanStyle::Combined);
+
+/// Registers insync's settings (from `_PG_init`).
+pub fn register() {
+    pgrx::GucRegistry::define_enum_guc(
+        c"insync.plan_style",
+        c"How a serial sync run merges on PostgreSQL: combined or statement_per_step.",
+        c"combined merges a window in one statement; statement_per_step stages the window in a \
+temporary table and writes with one statement per step, as Greenplum-family engines always do. \
+Target rows and run counts are the same either way.",
+        &PLAN_STYLE,
+        pgrx::GucContext::Userset,
+        pgrx::GucFlags::default(),
+    );
+}
+
+/// The plan style the current session asks for.
+pub fn plan_style() -> PlanStyle {
+    PLAN_STYLE.get()
+}

@@ -5,12 +5,14 @@
 //! and cast to the watermark's type inside the statement.
 
 pub mod dedup;
+pub mod dialect;
 pub mod instant;
 pub mod pipeline;
 pub mod quarantine;
 pub mod remap;
 pub mod schedule;
 pub mod segment;
+pub mod steps;
 pub mod verify;
 
 use segment::{Segment, Slice};
@@ -89,6 +91,9 @@ pub struct Column {
     /// Filled from a dimension's current value while loading (a job's lookup) instead of the
     /// source column of the same name, e.g. a fact's `store_org_id` from `dim_store.org_id`.
     pub lookup: Option<remap::DimensionValue>,
+    /// The target column's type as SQL (`format_type` with its typmod, schema-qualified where
+    /// needed): what a statement-per-step run's staged window declares (see `steps`).
+    pub sql_type: Option<String>,
 }
 
 impl Column {
@@ -97,6 +102,7 @@ impl Column {
             name: name.into(),
             comparable: true,
             lookup: None,
+            sql_type: None,
         }
     }
     pub fn without_equality(name: &str) -> Self {
@@ -104,7 +110,13 @@ impl Column {
             name: name.into(),
             comparable: false,
             lookup: None,
+            sql_type: None,
         }
+    }
+    /// The column with its target type (see [`Column::sql_type`]).
+    pub fn typed(mut self, sql_type: &str) -> Self {
+        self.sql_type = Some(sql_type.into());
+        self
     }
     /// The column as an expression that can be compared with IS DISTINCT FROM.
     fn comparable_expr(&self, alias: &str) -> String {
@@ -300,8 +312,10 @@ pub struct SyncPlan {
     /// then looks the window's keys up in it; without one it compares the window with the
     /// target through a FULL JOIN, which no plan can turn into a target scan per window row.
     pub target_key_indexed: bool,
-    /// The engine the SQL is for (detected once per run, see `resolve`).
+    /// The engine the SQL is for (detected once per backend, see `resolve`).
     pub dialect: segment::Dialect,
+    /// The target's access method and, on MPP engines, distribution.
+    pub target_storage: dialect::Storage,
 }
 
 /// Which rows a run reads. Window bounds travel as parameters of the bound's own type (see
@@ -521,18 +535,7 @@ impl SyncPlan {
         )];
         let counts = match self.strategy {
             MergeStrategy::Upsert => {
-                let conflict = match kind {
-                    RunKind::Append => "DO NOTHING".to_string(),
-                    _ if self.non_key_columns().next().is_none() => "DO NOTHING".to_string(),
-                    _ => format!(
-                        "DO UPDATE SET {} WHERE {}",
-                        self.non_key_columns()
-                            .map(|c| format!("{q} = EXCLUDED.{q}", q = quote_ident(&c.name)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        self.payload_differs("t", "EXCLUDED")
-                    ),
-                };
+                let conflict = self.conflict_action(kind);
                 // RETURNING sees the target as it was before the statement for subqueries.
                 let inserted = if self.target_partitioned {
                     format!(
@@ -627,6 +630,23 @@ impl SyncPlan {
             ctes.join(", "),
             self.any_key_null("src")
         )
+    }
+
+    /// What an upsert does with a key the target already has: update the row when its payload
+    /// differs (nothing for append runs and key-only tables).
+    fn conflict_action(&self, kind: RunKind) -> String {
+        match kind {
+            RunKind::Append => "DO NOTHING".to_string(),
+            _ if self.non_key_columns().next().is_none() => "DO NOTHING".to_string(),
+            _ => format!(
+                "DO UPDATE SET {} WHERE {}",
+                self.non_key_columns()
+                    .map(|c| format!("{q} = EXCLUDED.{q}", q = quote_ident(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.payload_differs("t", "EXCLUDED")
+            ),
+        }
     }
 
     /// Delete+insert: the source rows (of `src`) to write — those with a key and no identical
@@ -746,9 +766,9 @@ pub(crate) mod tests {
             target: Relation::new("dw", "customer"),
             keys: vec!["customer_id".into()],
             columns: vec![
-                Column::new("customer_id"),
-                Column::new("name"),
-                Column::new("updated_at"),
+                Column::new("customer_id").typed("integer"),
+                Column::new("name").typed("text"),
+                Column::new("updated_at").typed("timestamp with time zone"),
             ],
             watermark: Some(Watermark {
                 column: "updated_at".into(),
@@ -763,6 +783,7 @@ pub(crate) mod tests {
             source_foreign: false,
             target_key_indexed: false,
             dialect: segment::Dialect::postgres(150000),
+            target_storage: dialect::Storage::heap(),
         }
     }
 
@@ -914,6 +935,7 @@ pub(crate) mod tests {
                 value: "org_id".into(),
                 current: remap::Current::LatestBy("valid_from".into()),
             }),
+            sql_type: Some("bigint".into()),
         });
         let sql = plan.source_rows(Window::Range);
         assert!(sql.contains(

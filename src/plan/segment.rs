@@ -10,63 +10,7 @@
 use super::{ident_list, Relation, RunKind, SyncPlan};
 use serde::{Deserialize, Serialize};
 
-/// Which engine a run talks to. Detected at run time; everything engine-specific that the SQL
-/// depends on is a field here, so each engine's SQL is unit-tested without its server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dialect {
-    pub engine: Engine,
-    /// `INSERT ... ON CONFLICT` exists (Greenplum before 7 lacks it: delete + insert instead).
-    pub on_conflict: bool,
-    /// `ctid` ranges are served by a TID range scan (PostgreSQL 14+); without it a block-range
-    /// slice would scan the whole table, so hash slices are used instead.
-    pub tid_range_scan: bool,
-    /// Greenplum-family: number of primary segments; rows live on `gp_segment_id` 0..n-1.
-    pub gp_segments: u32,
-    /// `hash_record_extended` exists (PostgreSQL 14+); before it, hash slices hash the key's
-    /// text with `hashtextextended` (PostgreSQL 11+).
-    pub record_hash: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Postgres,
-    Greenplum,
-}
-
-impl Dialect {
-    /// PostgreSQL of the given `server_version_num`.
-    pub fn postgres(version_num: u32) -> Self {
-        Dialect {
-            engine: Engine::Postgres,
-            on_conflict: true,
-            tid_range_scan: version_num >= 140000,
-            gp_segments: 0,
-            record_hash: version_num >= 140000,
-        }
-    }
-
-    /// A Greenplum-family cluster (Greenplum, Cloudberry) of the given PostgreSQL base version
-    /// and number of primary segments.
-    pub fn greenplum(version_num: u32, segments: u32) -> Self {
-        Dialect {
-            engine: Engine::Greenplum,
-            // Greenplum 7 (PostgreSQL 12 based) has ON CONFLICT; 6 (9.4 based) does not.
-            on_conflict: version_num >= 120000,
-            tid_range_scan: false,
-            gp_segments: segments,
-            record_hash: version_num >= 140000,
-        }
-    }
-
-    /// Reads the engine from `version()` text, `server_version_num` and the segment count.
-    pub fn detect(version: &str, version_num: u32, gp_segments: u32) -> Self {
-        if version.contains("Greenplum") || version.contains("Cloudberry") {
-            Self::greenplum(version_num, gp_segments)
-        } else {
-            Self::postgres(version_num)
-        }
-    }
-}
+pub use super::dialect::{Dialect, Engine};
 
 /// `[from, to)` in heap blocks; `None` means unbounded on that side, so consecutive ranges
 /// cover every row, including rows added to blocks appended after planning.
@@ -198,7 +142,7 @@ pub fn plan_segments(
     let count = count.max(1);
     // Partitions and block ranges slice rows, not keys: only safe when a key appears once.
     let rows_are_keys = !plan.needs_latest();
-    let slices: Vec<Slice> = if dialect.engine == Engine::Greenplum && dialect.gp_segments > 0 {
+    let slices: Vec<Slice> = if dialect.mpp() && dialect.gp_segments > 0 {
         (0..dialect.gp_segments).map(Slice::GpSegment).collect()
     } else if rows_are_keys && !shape.partitions.is_empty() {
         shape
@@ -226,7 +170,7 @@ pub fn plan_segments(
     let total = slices.len() as u32;
     let shares: Vec<Option<TargetShare>> = if kind != RunKind::Full {
         vec![None; slices.len()]
-    } else if dialect.engine == Engine::Greenplum {
+    } else if dialect.mpp() {
         (0..total)
             .map(|i| Some(TargetShare::GpSegment(i)))
             .collect()
@@ -495,18 +439,10 @@ mod tests {
 
     #[test]
     fn greenplum_slices_by_segment_and_merges_without_on_conflict_before_7() {
-        let gp6 = Dialect::detect(
-            "PostgreSQL 9.4.26 (Greenplum Database 6.25.3 build commit)",
-            90426,
-            4,
-        );
-        assert_eq!(gp6.engine, Engine::Greenplum);
+        let gp6 = Dialect::from_catalog(90426, true, 4);
+        assert_eq!(gp6.engine, Engine::Greenplum6);
         assert!(!gp6.on_conflict && !gp6.tid_range_scan);
-        let gp7 = Dialect::detect(
-            "PostgreSQL 12.12 (Greenplum Database 7.1.0 build)",
-            120012,
-            4,
-        );
+        let gp7 = Dialect::from_catalog(120012, true, 4);
         assert!(gp7.on_conflict);
         let mut plan = customer_plan();
         plan.strategy = MergeStrategy::DeleteInsert; // what execute picks when !on_conflict
@@ -558,7 +494,7 @@ mod tests {
             2,
         );
         assert!(matches!(segs[0].slice, Slice::Hash { .. }));
-        assert!(Dialect::detect("PostgreSQL 15.20 (Debian)", 150020, 0) == pg());
+        assert!(Dialect::from_catalog(150020, false, 0) == pg());
         // hash_record_extended arrived in PostgreSQL 14: before it the key's text is hashed.
         let mut plan = customer_plan();
         plan.dialect = Dialect::postgres(130012);
