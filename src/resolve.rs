@@ -619,16 +619,7 @@ pub fn resolve(job: &Job) -> SyncResult<Resolved> {
     // The engine decides what SQL it accepts: detected once, for serial and parallel runs.
     let dialect = detect_dialect()?;
     let target_storage = table_storage(&dialect, &target)?;
-    // ON CONFLICT needs the engine (not Greenplum 6) and a heap (append-optimized tables refuse
-    // it), and must never update a distribution-key column: a target distributed by a column
-    // outside the job key is merged by delete+insert.
-    let distribution_within_keys = target_storage
-        .distribution
-        .columns()
-        .iter()
-        .all(|c| job.keys.contains(c));
-    let upsert_allowed =
-        dialect.on_conflict && !target_storage.append_optimized() && distribution_within_keys;
+    let upsert_allowed = crate::plan::dialect::upsert_allowed(&dialect, &target_storage, &job.keys);
     let co_location = if dialect.mpp() {
         let source_storage = table_storage(&dialect, &source)?;
         co_location_problem(

@@ -267,6 +267,20 @@ impl Storage {
     }
 }
 
+/// Whether a target can be merged with `INSERT ... ON CONFLICT` (given a unique index on the
+/// job key): the engine has it (not Greenplum 6), the access method allows it (append-optimized
+/// tables refuse it), and no distribution-key column could be updated in place (a target
+/// distributed by a column outside the job key is merged by delete+insert).
+pub fn upsert_allowed(dialect: &Dialect, target: &Storage, keys: &[String]) -> bool {
+    dialect.on_conflict
+        && !target.append_optimized()
+        && target
+            .distribution
+            .columns()
+            .iter()
+            .all(|c| keys.contains(c))
+}
+
 /// Why a job's relations are not co-located on an MPP engine (rows then cross the
 /// interconnect in every run), or `None` when source, target and job key line up.
 pub fn co_location_problem(
@@ -303,11 +317,11 @@ pub fn co_location_problem(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Every engine insync generates SQL for, as the catalog would report it.
-    pub(crate) fn engines() -> Vec<Dialect> {
+    pub fn engines() -> Vec<Dialect> {
         vec![
             Dialect::from_catalog(130012, false, 0),
             Dialect::from_catalog(140009, false, 0),

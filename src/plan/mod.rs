@@ -6,6 +6,8 @@
 
 pub mod dedup;
 pub mod dialect;
+#[cfg(test)]
+mod engines;
 pub mod instant;
 pub mod pipeline;
 pub mod quarantine;
