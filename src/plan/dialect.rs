@@ -361,7 +361,7 @@ pub(crate) mod tests {
         assert!(cb.record_hash && !cb.tid_range_scan);
         let pg13 = Dialect::from_catalog(130012, false, 0);
         assert!(pg13.writers_per_with && pg13.on_conflict && !pg13.tid_range_scan);
-        assert!(Dialect::postgres(150020).mpp() == false && gp6.mpp());
+        assert!(!Dialect::postgres(150020).mpp() && gp6.mpp());
     }
 
     #[test]
