@@ -313,6 +313,23 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
                 &[job.name.clone().into(), job.job_id.into()],
             )
             .context("renaming the job's runs")?;
+            // Engines that do not enforce the reference's ON UPDATE CASCADE: insync's own.
+            let cascades =
+                crate::plan::catalog_ddl::cascades(&crate::resolve::detect_dialect()?).on_rename;
+            if !cascades.is_empty() {
+                let old = Spi::get_one_with_args::<String>(
+                    "SELECT job_name FROM insync.jobs WHERE job_id = $1",
+                    &[job.job_id.into()],
+                )
+                .context("reading the job's name")?;
+                for statement in cascades
+                    .iter()
+                    .filter(|_| old.as_deref() != Some(&job.name))
+                {
+                    Spi::run_with_args(statement, &[old.clone().into(), job.name.clone().into()])
+                        .context("renaming the job's state")?;
+                }
+            }
             let read = columns
                 .iter()
                 .map(|c| format!("r.{c}"))
@@ -342,6 +359,13 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
 
 pub fn delete_job(job: &Job) -> SyncResult<()> {
     as_catalog_owner(|| {
+        // Engines that do not enforce the reference's ON DELETE CASCADE: insync's own.
+        for statement in
+            crate::plan::catalog_ddl::cascades(&crate::resolve::detect_dialect()?).on_drop
+        {
+            Spi::run_with_args(&statement, &[job.name.clone().into()])
+                .context("deleting the job's state")?;
+        }
         Spi::run_with_args(
             "DELETE FROM insync.jobs WHERE job_id = $1",
             &[job.job_id.into()],

@@ -152,9 +152,8 @@ impl Dialect {
             Distribution::Hash(cols) if !cols.is_empty() => {
                 format!(" DISTRIBUTED BY ({})", super::ident_list(cols, None))
             }
-            Distribution::Replicated if self.engine != Engine::Greenplum6 => {
-                " DISTRIBUTED REPLICATED".into()
-            }
+            // Greenplum 6.0 introduced replicated tables; Greenplum 7 and Cloudberry keep them.
+            Distribution::Replicated => " DISTRIBUTED REPLICATED".into(),
             _ => " DISTRIBUTED RANDOMLY".into(),
         }
     }
@@ -410,9 +409,12 @@ pub(crate) mod tests {
             gp7.distributed(&Distribution::Replicated),
             " DISTRIBUTED REPLICATED"
         );
-        // Greenplum 6.0 introduced replicated tables, but insync's catalog keeps GP6 simple.
         assert_eq!(
             gp6.distributed(&Distribution::Replicated),
+            " DISTRIBUTED REPLICATED"
+        );
+        assert_eq!(
+            gp6.distributed(&Distribution::Random),
             " DISTRIBUTED RANDOMLY"
         );
         assert_eq!(

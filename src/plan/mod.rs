@@ -4,6 +4,7 @@
 //! through [`quote_ident`]; every value (window bounds) is a `$n` parameter passed as text
 //! and cast to the watermark's type inside the statement.
 
+pub mod catalog_ddl;
 pub mod dedup;
 pub mod dialect;
 #[cfg(test)]
