@@ -264,35 +264,31 @@ fn finish_compare(
         let target = resolved.target.oid;
         let remove = array(&["extra", "changed"]);
         let write = array(&["missing", "changed"]);
-        let delete_sql = plan.repair_delete("verify_repair");
+        let delete = plan.repair_delete_steps("verify_repair");
         let columns: Vec<String> = resolved
             .plan
             .columns
             .iter()
             .map(|c| c.name.clone())
             .collect();
-        let insert_sql = plan.repair_insert(&columns);
+        let insert = plan.repair_insert_steps(&columns);
         let (deleted, inserted) = crate::settings::bulk(|| {
             Spi::connect_mut(|client| {
-                let deleted = client
-                    .update(
-                        &delete_sql,
-                        None,
-                        &[remove.clone().into(), batch.into(), target.into()],
-                    )?
-                    .len() as i64;
-                let inserted = client
-                    .update(
-                        &insert_sql,
-                        None,
-                        &[
-                            write.clone().into(),
-                            batch.into(),
-                            target.into(),
-                            buckets.clone().into(),
-                        ],
-                    )?
-                    .len() as i64;
+                let deleted = run_repair(
+                    client,
+                    &delete,
+                    &[remove.clone().into(), batch.into(), target.into()],
+                )?;
+                let inserted = run_repair(
+                    client,
+                    &insert,
+                    &[
+                        write.clone().into(),
+                        batch.into(),
+                        target.into(),
+                        buckets.clone().into(),
+                    ],
+                )?;
                 Ok::<_, pgrx::spi::Error>((deleted, inserted))
             })
         })
@@ -355,6 +351,7 @@ fn verify_plan(job: &Job, resolved: &resolve::Resolved) -> SyncResult<VerifyPlan
         keys,
         payload,
         buckets: bucket_count(rows),
+        dialect: resolved.plan.dialect.clone(),
     })
 }
 
@@ -467,15 +464,30 @@ pub fn delete_gone_keys(job: &Job, resolved: &resolve::Resolved) -> SyncResult<i
         return Ok(0);
     }
     let batch = crate::quarantine::open_batch(None, resolved.target.oid, "sync_incremental")?;
-    let sql = plan.repair_delete("deleted_from_source");
+    let repair = plan.repair_delete_steps("deleted_from_source");
     let keys = serde_json::Value::Array(gone).to_string();
     let target = resolved.target.oid;
     crate::settings::bulk(|| {
         Spi::connect_mut(|client| {
-            client
-                .update(&sql, None, &[keys.into(), batch.into(), target.into()])
-                .map(|r| r.len() as i64)
+            run_repair(client, &repair, &[keys.into(), batch.into(), target.into()])
         })
     })
     .context("deleting keys that left the source")
+}
+
+/// Runs a repair's statements in order with the same parameters; returns the counted
+/// statement's processed rows.
+fn run_repair(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    repair: &crate::plan::verify::Repair,
+    args: &[pgrx::datum::DatumWithOid],
+) -> Result<i64, pgrx::spi::Error> {
+    let mut counted = 0;
+    for (i, statement) in repair.statements.iter().enumerate() {
+        let processed = client.update(statement, None, args)?.len() as i64;
+        if i == repair.counted {
+            counted = processed;
+        }
+    }
+    Ok(counted)
 }

@@ -63,6 +63,16 @@ pub struct VerifyPlan {
     pub payload: Vec<VerifyColumn>,
     /// Number of buckets: a power of two.
     pub buckets: u32,
+    /// The engine (the job's plan's): one writer per statement on Greenplum-family engines.
+    pub dialect: super::dialect::Dialect,
+}
+
+/// A repair as the engine runs it: its statements in order, all given the same parameters, and
+/// which one's processed rows are the repair's count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    pub statements: Vec<String>,
+    pub counted: usize,
 }
 
 /// Seeds: key columns hash with 1, 2, ...; payload columns with 1001, 1002, ... so that equal
@@ -245,14 +255,15 @@ impl VerifyPlan {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "WITH src AS MATERIALIZED ({}), tgt AS MATERIALIZED ({}) \
+            "WITH src AS{m} ({}), tgt AS{m} ({}) \
              SELECT d.key, d.difference FROM (SELECT pg_catalog.jsonb_build_object({merged}) AS key, \
                     CASE WHEN tgt.n IS NULL THEN 'missing' WHEN src.n IS NULL THEN 'extra' ELSE 'changed' END AS difference \
                FROM src FULL JOIN tgt ON {on} \
               WHERE src.n IS DISTINCT FROM tgt.n OR src.c IS DISTINCT FROM tgt.c) d \
              ORDER BY d.difference, d.key::pg_catalog.text",
             self.key_sums(Side::Source),
-            self.key_sums(Side::Target)
+            self.key_sums(Side::Target),
+            m = self.dialect.materialized(true)
         )
     }
 
@@ -262,6 +273,117 @@ impl VerifyPlan {
             "SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::{}, $1::pg_catalog.jsonb)",
             self.target.sql()
         )
+    }
+
+    /// [`VerifyPlan::repair_delete`] as the engine runs it. One writer per statement
+    /// (Greenplum-family engines): with the target locked against other writers, the rows of the
+    /// keys are copied into the quarantine, then deleted (the count).
+    pub fn repair_delete_steps(&self, reason: &str) -> Repair {
+        if self.dialect.writers_per_with {
+            return Repair {
+                statements: vec![self.repair_delete(reason)],
+                counted: 0,
+            };
+        }
+        let on = self.keys_on("t", "k");
+        Repair {
+            statements: vec![
+                self.lock_target(),
+                format!(
+                    "INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
+                     SELECT $2::pg_catalog.int8, $3::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, pg_catalog.row_to_json(t), {reason}, {opener} \
+                       FROM {target} t JOIN ({keys}) k ON {on}",
+                    reason = quote_literal(reason),
+                    keys = self.keys_of_json(),
+                    target = self.target.sql(),
+                    key = self.key_json("t"),
+                    name = self.quoted_name(),
+                    opener = super::quarantine::batch_opener("$2", "$3"),
+                ),
+                format!(
+                    "DELETE FROM {} t USING ({}) k WHERE {on}",
+                    self.target.sql(),
+                    self.keys_of_json()
+                ),
+            ],
+            counted: 2,
+        }
+    }
+
+    /// [`VerifyPlan::repair_insert`] as the engine runs it. One writer per statement: with the
+    /// target locked against other writers, the source rows are written (the count), then the
+    /// rows now under those keys, exactly the ones written (the keys' old rows were deleted
+    /// first), are recorded as after-images.
+    pub fn repair_insert_steps(&self, columns: &[String]) -> Repair {
+        if self.dialect.writers_per_with {
+            return Repair {
+                statements: vec![self.repair_insert(columns)],
+                counted: 0,
+            };
+        }
+        Repair {
+            statements: vec![
+                self.lock_target(),
+                format!(
+                    "INSERT INTO {target} ({cols}) SELECT {src_cols} FROM {from} JOIN ({keys}) k ON {on} \
+                      WHERE {bucket} = ANY ($4::pg_catalog.int8[])",
+                    keys = self.keys_of_json(),
+                    target = self.target.sql(),
+                    cols = super::ident_list(columns, None),
+                    src_cols = super::ident_list(columns, Some("s")),
+                    from = self.from(Side::Source),
+                    on = self.source_keys_on(),
+                    bucket = self.bucket(Side::Source),
+                ),
+                format!(
+                    "INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, reason, removed_by) \
+                     SELECT $2::pg_catalog.int8, $3::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, 'null'::pg_catalog.json, \
+                            pg_catalog.row_to_json(t), 'verify_repair', {opener} \
+                       FROM {target} t JOIN ({keys}) k ON {on}",
+                    keys = self.keys_of_json(),
+                    target = self.target.sql(),
+                    key = self.key_json("t"),
+                    name = self.quoted_name(),
+                    on = self.keys_on("t", "k"),
+                    opener = super::quarantine::batch_opener("$2", "$3"),
+                ),
+            ],
+            counted: 1,
+        }
+    }
+
+    /// Blocks other writers of the target (what UPDATE and DELETE take anyway on Greenplum
+    /// without the global deadlock detector) while a repair's steps run.
+    fn lock_target(&self) -> String {
+        format!("LOCK TABLE {} IN EXCLUSIVE MODE", self.target.sql())
+    }
+
+    fn quoted_name(&self) -> String {
+        quote_literal(&format!("{}.{}", self.target.schema, self.target.name))
+    }
+
+    /// `a.k1 = b.k1 AND ...` over the key columns.
+    fn keys_on(&self, a: &str, b: &str) -> String {
+        self.keys
+            .iter()
+            .map(|c| format!("{a}.{q} = {b}.{q}", q = quote_ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// The source's key values (in the target's types) equal to `k`'s.
+    fn source_keys_on(&self) -> String {
+        self.keys
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} = k.{}",
+                    self.value(c, Side::Source),
+                    quote_ident(&c.name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ")
     }
 
     /// Repair, first statement: deletes the target rows of the keys in `$1` (extra and changed
@@ -351,6 +473,57 @@ mod tests {
                 hash: Hash::Text,
             }],
             buckets: 16,
+            dialect: crate::plan::dialect::Dialect::postgres(150000),
+        }
+    }
+
+    #[test]
+    fn mpp_repairs_take_one_writer_per_statement() {
+        use crate::plan::dialect::tests::engines;
+        use crate::plan::steps::data_modifying_statements;
+        let pg = plan();
+        assert_eq!(
+            pg.repair_delete_steps("verify_repair").statements,
+            vec![pg.repair_delete("verify_repair")]
+        );
+        assert!(pg
+            .differing_keys()
+            .starts_with("WITH src AS MATERIALIZED ("));
+        for d in engines().into_iter().filter(|d| d.mpp()) {
+            let mut p = plan();
+            p.dialect = d.clone();
+            let del = p.repair_delete_steps("verify_repair");
+            let ins = p.repair_insert_steps(&["id".into(), "doc".into()]);
+            for sql in del
+                .statements
+                .iter()
+                .chain(&ins.statements)
+                .chain([&p.differing_keys(), &p.compare_buckets()])
+            {
+                assert!(data_modifying_statements(sql) <= 1, "{sql}");
+                assert!(!sql.contains("RETURNING") && !sql.contains("ctid"), "{sql}");
+                if !d.as_materialized {
+                    assert!(!sql.contains("MATERIALIZED"), "{sql}");
+                }
+            }
+            assert_eq!(
+                del.statements[0],
+                "LOCK TABLE \"dw\".\"t\" IN EXCLUSIVE MODE"
+            );
+            assert!(del.statements[del.counted].starts_with("DELETE FROM \"dw\".\"t\" t USING (SELECT * FROM pg_catalog.jsonb_populate_recordset"));
+            assert!(
+                del.statements[1].starts_with("INSERT INTO insync.quarantine"),
+                "{}",
+                del.statements[1]
+            );
+            assert!(ins.statements[ins.counted].starts_with(
+                "INSERT INTO \"dw\".\"t\" (\"id\", \"doc\") SELECT s.\"id\", s.\"doc\""
+            ));
+            assert!(
+                ins.statements[2].contains("pg_catalog.row_to_json(t), 'verify_repair'"),
+                "{}",
+                ins.statements[2]
+            );
         }
     }
 
