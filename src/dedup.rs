@@ -231,7 +231,26 @@ fn build_plan(
         source_column,
         keep,
         partitioned: t.info.kind == 'p',
+        dialect: row_identity_dialect(t, function)?,
     })
+}
+
+/// The engine, for telling rows apart: refused where rows have no physical identity that
+/// insync can find them by again (append-optimized tables on Greenplum-family engines).
+fn row_identity_dialect(t: &Target, function: &str) -> SyncResult<crate::plan::dialect::Dialect> {
+    let dialect = resolve::detect_dialect()?;
+    if dialect.mpp() && resolve::table_storage(&dialect, &t.info)?.append_optimized() {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "{function}: {} is append-optimized: its copies of a key cannot be told apart (no TID scans on {})",
+                t.info.display(),
+                dialect.engine.name()
+            ),
+            "Copy the table into a heap table (CREATE TABLE ... WITH (appendoptimized = false) AS ...), repair that, and swap it in.",
+        ));
+    }
+    Ok(dialect)
 }
 
 /// A plan for reading only (find_duplicates, duplicate_summary): the keep policy is moot.
@@ -366,21 +385,35 @@ pub fn dedup_table(
     let lines = as_role(t.owner, || {
         crate::settings::bulk(|| {
             Spi::connect_mut(|client| {
-                let rows = client.update(
-                    plan.dedup(opts.dry_run).as_str(),
-                    None,
-                    &[
-                        batch_id.into(),
-                        opts.allow_distinct_rows.into(),
-                        opts.dry_run.into(),
-                        t.info.oid.into(),
-                    ],
-                )?;
-                rows.into_iter()
-                    .map(|r| {
-                        let cause = r.get::<String>(1)?.unwrap_or_default();
-                        let removable = r.get::<i64>(4)?.unwrap_or(0);
-                        let removed = r.get::<i64>(5)?.unwrap_or(0);
+                let (statements, returning) = plan.dedup_statements(opts.dry_run);
+                let args = [
+                    batch_id.into(),
+                    opts.allow_distinct_rows.into(),
+                    opts.dry_run.into(),
+                    t.info.oid.into(),
+                ];
+                // One statement on PostgreSQL; one writer per statement elsewhere.
+                let mut result = Vec::new();
+                for (i, statement) in statements.iter().enumerate() {
+                    let rows = client.update(statement, None, &args)?;
+                    if i == returning {
+                        result = rows
+                            .into_iter()
+                            .map(|r| {
+                                Ok::<_, pgrx::spi::Error>((
+                                    r.get::<String>(1)?.unwrap_or_default(),
+                                    r.get::<i64>(2)?.unwrap_or(0),
+                                    r.get::<i64>(3)?.unwrap_or(0),
+                                    r.get::<i64>(4)?.unwrap_or(0),
+                                    r.get::<i64>(5)?.unwrap_or(0),
+                                ))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                    }
+                }
+                result
+                    .into_iter()
+                    .map(|(cause, keys, rows, removable, removed)| {
                         let action = if opts.dry_run {
                             if cause == "distinct_rows" && !opts.allow_distinct_rows {
                                 "kept: key too narrow"
@@ -394,8 +427,8 @@ pub fn dedup_table(
                         };
                         Ok(DedupLine {
                             batch_id,
-                            keys: r.get::<i64>(2)?.unwrap_or(0),
-                            rows: r.get::<i64>(3)?.unwrap_or(0),
+                            keys,
+                            rows,
                             removed: if opts.dry_run { removable } else { removed },
                             action: action.into(),
                             cause,

@@ -107,6 +107,26 @@ fn rows_read(target: pg_sys::Oid) -> SyncResult<Option<i64>> {
     .context("reading table statistics")
 }
 
+/// Greenplum-family engines: a remap's statements update rows found again by ctid alone and
+/// write the quarantine in the same statement (several writers in one WITH); both are wrong
+/// there (ctid is unique only within a segment; one writer per statement), so a remap is
+/// refused before anything runs rather than run wrongly.
+fn refuse_one_writer_engines(t: &RelationInfo) -> SyncResult<()> {
+    let dialect = resolve::detect_dialect()?;
+    if !dialect.mpp() {
+        return Ok(());
+    }
+    Err(error_with_hint(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!(
+            "{FUNCTION}: not available on {} yet: {} would be updated by ctid alone, in a statement with several writers",
+            dialect.engine.name(),
+            t.display()
+        ),
+        "Sync jobs, verify and dedup_table run there; remap the table on PostgreSQL, or with an UPDATE ... FROM the dimension.",
+    ))
+}
+
 /// Validates everything and builds the plan; nothing is written.
 fn build(
     target: &str,
@@ -117,6 +137,7 @@ fn build(
     opts: &RemapOptions,
 ) -> SyncResult<(RemapPlan, RelationInfo, pg_sys::Oid)> {
     let t = resolve::lookup_table(target, FUNCTION)?;
+    refuse_one_writer_engines(&t)?;
     if !t.is_table() {
         return Err(error(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,

@@ -37,6 +37,10 @@ pub struct DedupPlan {
     pub keep: Keep,
     /// Rows of a partitioned table are told apart by (tableoid, ctid), not ctid alone.
     pub partitioned: bool,
+    /// The engine. On Greenplum-family engines a ctid is unique only within its segment: rows
+    /// are told apart by (gp_segment_id, ctid), and the removal is one writer per statement
+    /// (see [`DedupPlan::dedup_statements`]).
+    pub dialect: super::dialect::Dialect,
 }
 
 impl DedupPlan {
@@ -65,10 +69,19 @@ impl DedupPlan {
     /// ORDER BY inside each key: the survivor ranks first.
     fn keep_order(&self) -> String {
         let col = |c: &str| format!("t.{}", quote_ident(c));
+        // Ties go to the row stored last (first): by ctid, within a segment on MPP engines.
+        let (last, first) = if self.dialect.mpp() {
+            (
+                "t.gp_segment_id DESC, t.ctid DESC",
+                "t.gp_segment_id, t.ctid",
+            )
+        } else {
+            ("t.ctid DESC", "t.ctid")
+        };
         match &self.keep {
-            Keep::Latest(c) => format!("{} DESC NULLS LAST, t.ctid DESC", col(c)),
-            Keep::First(Some(c)) => format!("{} ASC NULLS LAST, t.ctid", col(c)),
-            Keep::First(None) => "t.ctid".to_string(),
+            Keep::Latest(c) => format!("{} DESC NULLS LAST, {last}", col(c)),
+            Keep::First(Some(c)) => format!("{} ASC NULLS LAST, {first}", col(c)),
+            Keep::First(None) => first.to_string(),
             Keep::SourceOrder {
                 column,
                 order,
@@ -86,7 +99,8 @@ impl DedupPlan {
                 if let Some(c) = then_latest {
                     o.push_str(&format!(", {} DESC NULLS LAST", col(c)));
                 }
-                o.push_str(", t.ctid DESC");
+                o.push_str(", ");
+                o.push_str(last);
                 o
             }
         }
@@ -159,27 +173,50 @@ impl DedupPlan {
     /// keeps the lookup a per-row TID scan instead of a join against the whole table).
     fn diagnosis(&self) -> String {
         let table = self.table.sql();
+        // Columns also projected flat, so comparing them does not re-deform the row each time.
+        let flat = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "t.{} AS {}",
+                    quote_ident(&c.name),
+                    quote_ident(&format!("insync_c_{i}"))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let same_partition = if self.partitioned {
+            " AND t.tableoid = r.insync_tableoid"
+        } else {
+            ""
+        };
+        let dups = if self.dialect.mpp() {
+            // A join on (segment, ctid): each copy is found on its own segment.
+            format!(
+                "SELECT r.*, t AS insync_row, {flat} FROM ranked r JOIN {table} t \
+                  ON t.gp_segment_id = r.insync_seg AND t.ctid = r.insync_ctid{same_partition}"
+            )
+        } else {
+            format!(
+                "SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
+                 (SELECT t AS insync_row, {flat} FROM {table} t \
+                   WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x"
+            )
+        };
         format!(
-            "ranked AS (SELECT * FROM (SELECT {tableoid} AS insync_tableoid, t.ctid AS insync_ctid, {tkeys}, \
+            "ranked AS (SELECT * FROM (SELECT {tableoid} AS insync_tableoid, {segment}t.ctid AS insync_ctid, {tkeys}, \
                  pg_catalog.row_number() OVER w AS insync_rank, pg_catalog.lead(true) OVER w AS insync_more \
                FROM {table} t WHERE {not_null} WINDOW w AS (PARTITION BY {tkeys} ORDER BY {order})) r \
               WHERE r.insync_rank > 1 OR r.insync_more), \
-             dups AS MATERIALIZED (SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
-                 (SELECT t AS insync_row, {flat} FROM {table} t \
-                   WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x), \
+             dups AS{materialized} ({dups}), \
              groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
                  FROM dups d GROUP BY {dkeys}), \
              diagnosed AS (SELECT g.*, {cause} AS cause FROM groups g)",
             tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
-            same_partition = if self.partitioned { " AND t.tableoid = r.insync_tableoid" } else { "" },
-            // Columns also projected flat, so comparing them does not re-deform the row each time.
-            flat = self
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("t.{} AS {}", quote_ident(&c.name), quote_ident(&format!("insync_c_{i}"))))
-                .collect::<Vec<_>>()
-                .join(", "),
+            segment = if self.dialect.mpp() { "t.gp_segment_id AS insync_seg, " } else { "" },
+            materialized = self.dialect.materialized(true),
             tkeys = self.keys(Some("t")),
             order = self.keep_order(),
             not_null = self.keys_not_null("t"),
@@ -208,13 +245,8 @@ impl DedupPlan {
         )
     }
 
-    /// Removes every copy but the survivor of each duplicated key (unless its cause is
-    /// `distinct_rows` and `$2` is false), writing each removed row to the quarantine in the
-    /// same statement. `$1` = batch id, `$2` = remove distinct_rows groups too (`$3` is unused), `$4` = the
-    /// table's OID. A dry run plans the same analysis without the DELETE and the quarantine.
-    /// Returns per cause: `cause, keys, rows, removable, removed`.
-    pub fn dedup(&self, dry_run: bool) -> String {
-        let table = self.table.sql();
+    /// The copies to remove, after the diagnosis: `victims` (identity, cause, key, row).
+    fn victims(&self) -> String {
         let join_keys = self
             .keys
             .iter()
@@ -222,11 +254,25 @@ impl DedupPlan {
             .collect::<Vec<_>>()
             .join(" AND ");
         format!(
-            "WITH {diagnosis}, \
-             victims AS (SELECT d.insync_tableoid, d.insync_ctid, g.cause, {key_json} AS key, \
+            "victims AS (SELECT d.insync_tableoid, {segment}d.insync_ctid, g.cause, {key_json} AS key, \
                  pg_catalog.row_to_json(d.insync_row) AS row_data \
                FROM dups d JOIN diagnosed g ON {join_keys} \
-              WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)), \
+              WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool))",
+            segment = if self.dialect.mpp() {
+                "d.insync_seg, "
+            } else {
+                ""
+            },
+            key_json = self.key_json("d"),
+        )
+    }
+
+    /// The per-cause result of a dedup: `cause, keys, rows, removable, removed`, `removal`
+    /// being CTEs that end in `quarantined` (one `reason` per row removed).
+    fn summary_with(&self, removal: &str) -> String {
+        format!(
+            "WITH {diagnosis}, \
+             {victims}, \
              {removal} \
              SELECT g.cause, pg_catalog.count(*) AS keys, pg_catalog.sum(g.copies)::bigint AS rows, \
                     coalesce(min(vc.n), 0) AS removable, coalesce(min(qc.n), 0) AS removed \
@@ -235,32 +281,85 @@ impl DedupPlan {
                LEFT JOIN (SELECT q.reason, pg_catalog.count(*) AS n FROM quarantined q GROUP BY q.reason) qc ON qc.reason = g.cause \
               GROUP BY g.cause ORDER BY g.cause",
             diagnosis = self.diagnosis(),
-            key_json = self.key_json("d"),
-            removal = if dry_run {
-                // Read-only: a dry run needs no DELETE privilege and writes nothing.
-                "quarantined AS (SELECT NULL::text AS reason WHERE false)".to_string()
-            } else {
-                format!(
-                    // `ctid = ANY(array)` is a TID scan whatever the planner guesses of the victims.
-                    "removed AS (DELETE FROM {table} t \
-                       WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)){same_partition} \
-                       RETURNING {tableoid} AS insync_tableoid, t.ctid AS insync_ctid), \
-                     quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
-                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause, {opener} \
-                         FROM removed r JOIN victims v \
-                           ON v.insync_ctid = r.insync_ctid AND v.insync_tableoid = r.insync_tableoid \
-                       RETURNING reason)",
-                    name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
-                    opener = super::quarantine::batch_opener("$1", "$4"),
-                    tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
-                    same_partition = if self.partitioned {
-                        " AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"
-                    } else {
-                        ""
-                    },
-                )
-            },
+            victims = self.victims(),
         )
+    }
+
+    /// Removes every copy but the survivor of each duplicated key (unless its cause is
+    /// `distinct_rows` and `$2` is false), writing each removed row to the quarantine in the
+    /// same statement. `$1` = batch id, `$2` = remove distinct_rows groups too (`$3` is unused), `$4` = the
+    /// table's OID. A dry run plans the same analysis without the DELETE and the quarantine.
+    /// Returns per cause: `cause, keys, rows, removable, removed`.
+    pub fn dedup(&self, dry_run: bool) -> String {
+        let table = self.table.sql();
+        let removal = if dry_run {
+            // Read-only: a dry run needs no DELETE privilege and writes nothing.
+            "quarantined AS (SELECT NULL::text AS reason WHERE false)".to_string()
+        } else {
+            format!(
+                // `ctid = ANY(array)` is a TID scan whatever the planner guesses of the victims.
+                "removed AS (DELETE FROM {table} t \
+                   WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)){same_partition} \
+                   RETURNING {tableoid} AS insync_tableoid, t.ctid AS insync_ctid), \
+                 quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
+                   SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause, {opener} \
+                     FROM removed r JOIN victims v \
+                       ON v.insync_ctid = r.insync_ctid AND v.insync_tableoid = r.insync_tableoid \
+                   RETURNING reason)",
+                name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+                opener = super::quarantine::batch_opener("$1", "$4"),
+                tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
+                same_partition = if self.partitioned {
+                    " AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"
+                } else {
+                    ""
+                },
+            )
+        };
+        self.summary_with(&removal)
+    }
+
+    /// [`DedupPlan::dedup`] as the engine runs it: the statements in order (all given the same
+    /// parameters) and which one returns the per-cause rows. PostgreSQL (and any dry run): the
+    /// one statement. Greenplum-family engines (one writer per statement): with the table locked
+    /// against other writers, the copies are written to the quarantine, the per-cause result is
+    /// read (`removed` from the quarantine batch), then the copies are deleted by
+    /// (gp_segment_id, ctid); every statement ranks the same rows the same way.
+    pub fn dedup_statements(&self, dry_run: bool) -> (Vec<String>, usize) {
+        if dry_run || self.dialect.writers_per_with {
+            return (vec![self.dedup(dry_run)], 0);
+        }
+        let table = self.table.sql();
+        let same_partition = if self.partitioned {
+            "t.tableoid = v.insync_tableoid AND "
+        } else {
+            ""
+        };
+        let statements = vec![
+            format!("LOCK TABLE {table} IN EXCLUSIVE MODE"),
+            format!(
+                "WITH {diagnosis}, {victims} \
+                 INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
+                 SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause, {opener} \
+                   FROM victims v",
+                diagnosis = self.diagnosis(),
+                victims = self.victims(),
+                name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
+                opener = super::quarantine::batch_opener("$1", "$4"),
+            ),
+            self.summary_with(
+                "quarantined AS (SELECT q.reason FROM insync.quarantine q \
+                   WHERE q.batch_id = $1::bigint AND q.table_oid = $4::pg_catalog.oid::pg_catalog.regclass)",
+            ),
+            format!(
+                "WITH {diagnosis}, {victims} \
+                 DELETE FROM {table} t USING victims v \
+                  WHERE {same_partition}t.gp_segment_id = v.insync_seg AND t.ctid = v.insync_ctid",
+                diagnosis = self.diagnosis(),
+                victims = self.victims(),
+            ),
+        ];
+        (statements, 2)
     }
 }
 
@@ -284,6 +383,7 @@ mod tests {
             source_column: Some("data_source".into()),
             keep: Keep::Latest("updated_at".into()),
             partitioned: false,
+            dialect: crate::plan::dialect::Dialect::postgres(150000),
         }
     }
 
@@ -380,5 +480,56 @@ mod tests {
             sql.contains("WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn mpp_engines_tell_copies_apart_by_segment_and_ctid_one_writer_at_a_time() {
+        use crate::plan::dialect::tests::engines;
+        use crate::plan::steps::data_modifying_statements;
+        // PostgreSQL: the one statement, unchanged.
+        let pg = orders();
+        assert_eq!(pg.dedup_statements(false), (vec![pg.dedup(false)], 0));
+        assert_eq!(pg.dedup_statements(true), (vec![pg.dedup(true)], 0));
+        for d in engines().into_iter().filter(|d| d.mpp()) {
+            let mut plan = orders();
+            plan.dialect = d.clone();
+            let (statements, returning) = plan.dedup_statements(false);
+            assert_eq!(
+                statements[0],
+                "LOCK TABLE \"dw\".\"orders\" IN EXCLUSIVE MODE"
+            );
+            assert!(
+                statements[1].contains("INSERT INTO insync.quarantine"),
+                "{}",
+                statements[1]
+            );
+            assert!(statements[returning]
+                .contains("FROM insync.quarantine q WHERE q.batch_id = $1::bigint"));
+            assert!(statements[3].contains(
+                "DELETE FROM \"dw\".\"orders\" t USING victims v WHERE t.gp_segment_id = v.insync_seg AND t.ctid = v.insync_ctid"
+            ), "{}", statements[3]);
+            let reads = [plan.find_duplicates(), plan.summary(), plan.dedup(true)];
+            for sql in statements.iter().chain(&reads) {
+                assert!(data_modifying_statements(sql) <= 1, "{sql}");
+                assert!(
+                    !sql.contains("RETURNING") && !sql.contains("LATERAL"),
+                    "{sql}"
+                );
+                // Every ctid travels with its segment.
+                assert!(
+                    !sql.contains("ctid") || sql.contains("gp_segment_id"),
+                    "{sql}"
+                );
+                if !d.as_materialized {
+                    assert!(!sql.contains("MATERIALIZED"), "{sql}");
+                }
+            }
+            assert!(reads[0].contains("t.gp_segment_id AS insync_seg, t.ctid AS insync_ctid"));
+            assert!(
+                reads[0].contains("ON t.gp_segment_id = r.insync_seg AND t.ctid = r.insync_ctid")
+            );
+            assert!(reads[0]
+                .contains("t.\"updated_at\" DESC NULLS LAST, t.gp_segment_id DESC, t.ctid DESC"));
+        }
     }
 }
