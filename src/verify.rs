@@ -305,6 +305,18 @@ fn finish_compare(
 /// target's type and hash function, and a bucket count from the local tables' size (their
 /// statistics, or about 100 bytes a row before the first ANALYZE).
 fn verify_plan(job: &Job, resolved: &resolve::Resolved) -> SyncResult<VerifyPlan> {
+    let dialect = &resolved.plan.dialect;
+    if !dialect.extended_hashes {
+        return Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "sync job \"{}\" cannot be verified on {}: the bucket checksums need 64-bit hash functions (PostgreSQL 11 kernels and later)",
+                job.name,
+                dialect.engine.name()
+            ),
+            "A full run (sync_full) makes the target equal to the source.",
+        ));
+    }
     let types = target_types(resolved.target.oid)?;
     let column = |name: &str| -> SyncResult<VerifyColumn> {
         let (type_oid, target_type) = types

@@ -58,6 +58,9 @@ pub struct Dialect {
     /// `hash_record_extended` exists (PostgreSQL 14+); before it, hash slices hash the key's
     /// text with `hashtextextended` (PostgreSQL 11+).
     pub record_hash: bool,
+    /// The 64-bit hash functions (`hashint4extended`, `hashtextextended`, ...: PostgreSQL 11+
+    /// kernels) verify's bucket checksums use: not on Greenplum 6.
+    pub extended_hashes: bool,
     /// Greenplum-family: number of primary segments; rows live on `gp_segment_id` 0..n-1.
     pub gp_segments: u32,
 }
@@ -76,6 +79,7 @@ impl Dialect {
             enforces_foreign_keys: true,
             tid_range_scan: kernel >= 140000,
             record_hash: kernel >= 140000,
+            extended_hashes: kernel >= 110000,
             gp_segments: 0,
         }
     }
@@ -101,6 +105,7 @@ impl Dialect {
             enforces_foreign_keys: false,
             tid_range_scan: false,
             record_hash: kernel >= 140000,
+            extended_hashes: kernel >= 110000,
             gp_segments: segments,
         }
     }
@@ -351,7 +356,7 @@ pub(crate) mod tests {
         );
         let gp6 = Dialect::from_catalog(90426, true, 4);
         assert!(!gp6.on_conflict && !gp6.as_materialized && !gp6.identity_columns);
-        assert!(!gp6.row_level_security && !gp6.writers_per_with);
+        assert!(!gp6.row_level_security && !gp6.writers_per_with && !gp6.extended_hashes);
         let gp7 = Dialect::from_catalog(120012, true, 4);
         assert!(gp7.on_conflict && gp7.as_materialized && gp7.identity_columns);
         assert!(!gp7.writers_per_with && !gp7.enforces_foreign_keys && !gp7.tid_range_scan);
