@@ -250,7 +250,7 @@ fn restore_whole_rows(
     if recorded != matched {
         return Err(not_exact(recorded, matched));
     }
-    let sql = reinsert_before_images(&info.relation, columns);
+    let sql = reinsert_before_images(&info.relation, columns, &crate::resolve::detect_dialect()?);
     let reinserted = in_subtransaction(move || {
         Spi::connect_mut(|client| {
             client

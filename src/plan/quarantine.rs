@@ -40,7 +40,11 @@ pub fn remove_after_images(table: &Relation) -> String {
 /// repair wrote where there was none (`row_data` is JSON `null`) has no before-image.
 /// `columns` are the table's insertable (non-generated) columns. Rows are kept as `json`, not
 /// `jsonb`, so json values come back byte for byte.
-pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
+pub fn reinsert_before_images(
+    table: &Relation,
+    columns: &[String],
+    dialect: &super::dialect::Dialect,
+) -> String {
     let cols = columns
         .iter()
         .map(|c| quote_ident(c))
@@ -52,11 +56,17 @@ pub fn reinsert_before_images(table: &Relation, columns: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE SELECT {from_record} \
+        "INSERT INTO {t} ({cols}){overriding} SELECT {from_record} \
            FROM insync.quarantine q, pg_catalog.json_populate_record(NULL::{t}, q.row_data) r \
           WHERE q.batch_id = $1 AND q.table_oid = $2::pg_catalog.oid::pg_catalog.regclass AND q.restored_at IS NULL \
             AND q.row_keys IS NULL AND pg_catalog.json_typeof(q.row_data) <> 'null'",
-        t = table.sql()
+        t = table.sql(),
+        // Identity columns get their old values back (kernels without them have no clause).
+        overriding = if dialect.identity_columns {
+            " OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        },
     )
 }
 
@@ -135,6 +145,7 @@ mod tests {
         let sql = reinsert_before_images(
             &Relation::new("dw", "orders"),
             &["order_id".into(), "amount".into()],
+            &crate::plan::dialect::Dialect::postgres(150000),
         );
         assert_eq!(
             sql,
@@ -172,5 +183,24 @@ mod tests {
         assert!(sql.contains("UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = f.insync_before FROM firsts f JOIN lasts l \
             ON l.\"day\" = f.\"day\" AND l.\"sale_id\" = f.\"sale_id\" \
             WHERE t.\"day\" = f.\"day\" AND t.\"sale_id\" = f.\"sale_id\" AND t.\"store_org_id\" IS NOT DISTINCT FROM l.insync_after"), "{sql}");
+    }
+
+    #[test]
+    fn restores_take_one_writer_per_statement_on_every_engine() {
+        use crate::plan::dialect::tests::engines;
+        use crate::plan::steps::data_modifying_statements;
+        let table = Relation::new("dw", "orders");
+        for d in engines() {
+            let reinsert = reinsert_before_images(&table, &["order_id".into()], &d);
+            assert_eq!(
+                reinsert.contains("OVERRIDING SYSTEM VALUE"),
+                d.identity_columns,
+                "{reinsert}"
+            );
+            for sql in [reinsert, remove_after_images(&table)] {
+                assert_eq!(data_modifying_statements(&sql), 1, "{sql}");
+                assert!(!sql.contains("ctid"), "{sql}");
+            }
+        }
     }
 }
