@@ -1,10 +1,13 @@
 //! insync: data synchronization jobs that run inside PostgreSQL.
 //!
 //! Syncs, top to bottom: `catalog` (jobs, state, runs) → `resolve` (a job against the live
-//! catalog, and the engine's dialect) → `plan` (pure SQL text, unit-tested) → `execute` (the
-//! run in the caller's transaction: lock, window, serial merge or `parallel` segments that
-//! `dispatch` hands to workers) → `catalog` again (the run record). `merge` is the leaf every
-//! path shares (one slice's merge and its counts); `recorder` commits failed runs and parallel
+//! catalog, and the engine's `plan::dialect`, read from the catalog) → `plan` (pure SQL text,
+//! unit-tested per engine) → `execute` (the run in the caller's transaction: lock, window, serial
+//! merge — one statement, or `plan::steps` one writer per statement on Greenplum-family engines
+//! and with `insync.plan_style` — or `parallel` segments that `dispatch` hands to workers) →
+//! `catalog` again (the run record). `merge` is the leaf every path shares (one slice's merge
+//! and its counts); `plan::catalog_ddl` is the catalog as each engine needs it; `settings` holds
+//! insync's GUC. `recorder` commits failed runs and parallel
 //! plans from a background worker; `interrupt` records a run whose session ends mid-run;
 //! `jobs` defines, alters and drops jobs.
 //! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
