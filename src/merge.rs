@@ -103,8 +103,14 @@ pub fn run_steps(
         if counts.null_keys > 0 {
             return Ok(());
         }
+        written.read = counts.read;
         for step in &steps.writes {
-            let processed = client.update(&step.sql, None, &[])?.len() as i64;
+            let result = client.update(&step.sql, None, &[])?;
+            let processed = if step.counts == crate::plan::steps::Counter::Existing {
+                result.first().get::<i64>(1)?.unwrap_or(0)
+            } else {
+                result.len() as i64
+            };
             written.add(step.counts, processed);
         }
         client.update(&steps.drop, None, &[])?;

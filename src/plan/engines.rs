@@ -128,8 +128,8 @@ fn each_engine_merges_the_way_it_can() {
             Engine::Greenplum7 | Engine::Cloudberry => {
                 assert_eq!(plan.strategy, MergeStrategy::Upsert);
                 assert!(incremental.contains(
-                    "UPDATE \"dw\".\"customer\" t SET \"name\" = s.\"name\", \"updated_at\" = s.\"updated_at\" \
-                     FROM pg_temp.\"insync_run_window\" s"
+                    "INSERT INTO \"dw\".\"customer\" AS t (\"customer_id\", \"name\", \"updated_at\") \
+                     SELECT s.\"customer_id\", s.\"name\", s.\"updated_at\" FROM pg_temp.\"insync_run_window\" s"
                 ), "{incremental}");
                 assert!(
                     incremental.contains("ON CONFLICT (\"customer_id\") DO UPDATE"),

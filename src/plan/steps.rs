@@ -8,8 +8,10 @@
 //!
 //! The steps, each counted by the rows it processed:
 //! 1. fill the staged window (rows read), then refuse NULL keys before anything is written;
-//! 2. upsert targets (`ON CONFLICT` allowed by engine and access method): update the rows whose
-//!    payload differs (updated), insert the keys the target lacks (inserted);
+//! 2. upsert targets (`ON CONFLICT` allowed by engine and access method): count the staged keys
+//!    the target already has (a read), then one `INSERT ... ON CONFLICT DO UPDATE ... WHERE the
+//!    payload differs`: the staged keys the target lacked are the inserted rows, the rest of what
+//!    it processed the updated ones;
 //!    otherwise delete the rows whose payload differs (updated), insert the staged rows whose
 //!    key the target now lacks (written: inserted = written - updated);
 //! 3. full runs: delete the target rows whose key is not staged (deleted).
@@ -26,6 +28,10 @@ pub const STAGE_NAME: &str = "insync_run_window";
 /// What a step's processed-row count is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
+    /// A read returning one count: staged keys the target has before the upsert.
+    Existing,
+    /// Inserted plus updated rows of an upsert: the staged keys the target lacked were inserted.
+    Upserted,
     /// Target rows updated in place, or deleted to be written again.
     Updated,
     /// Rows inserted for keys the target lacked.
@@ -114,30 +120,28 @@ impl SyncPlan {
         let has_payload = self.non_key_columns().next().is_some();
         match self.strategy {
             MergeStrategy::Upsert => {
-                if kind != RunKind::Append && has_payload {
+                let conflict = self.conflict_action(kind);
+                let updates = conflict.starts_with("DO UPDATE");
+                if updates {
                     writes.push(Step {
                         sql: format!(
-                            "UPDATE {target} t SET {} FROM {stage} s WHERE {} AND {}",
-                            self.non_key_columns()
-                                .map(|c| format!("{q} = s.{q}", q = quote_ident(&c.name)))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            self.keys_match("t", "s"),
-                            self.payload_differs("t", "s")
+                            "SELECT pg_catalog.count(*) FROM {stage} s WHERE EXISTS (SELECT 1 FROM {target} o WHERE {})",
+                            self.keys_match("o", "s")
                         ),
-                        counts: Counter::Updated,
+                        counts: Counter::Existing,
                     });
                 }
-                // The anti-join skips keys already there without locking them; ON CONFLICT
-                // only settles a key a concurrent transaction inserted meanwhile.
                 writes.push(Step {
                     sql: format!(
                         "INSERT INTO {target} AS t ({cols}) SELECT {stage_cols} FROM {stage} s \
-                         WHERE {keys_not_null} AND {key_absent} ON CONFLICT ({}) {}",
+                         WHERE {keys_not_null} ON CONFLICT ({}) {conflict}",
                         self.key_list(None),
-                        self.conflict_action(kind)
                     ),
-                    counts: Counter::Inserted,
+                    counts: if updates {
+                        Counter::Upserted
+                    } else {
+                        Counter::Inserted
+                    },
                 });
             }
             MergeStrategy::DeleteInsert => {
@@ -189,15 +193,27 @@ impl SyncPlan {
 /// Counts of a step run, from each statement's processed rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepCounts {
+    /// Staged rows (none has a NULL key once the writes run).
+    pub read: i64,
+    /// Staged keys the target had before the upsert.
+    pub existing: i64,
     pub updated: i64,
     pub inserted: i64,
     pub deleted: i64,
 }
 
 impl StepCounts {
-    /// Adds one step's processed rows.
+    /// Adds one step's processed rows (for [`Counter::Existing`], the count it returned).
     pub fn add(&mut self, counter: Counter, processed: i64) {
         match counter {
+            Counter::Existing => self.existing += processed,
+            Counter::Upserted => {
+                // A key a concurrent transaction inserted meanwhile may be left alone: never
+                // count more inserts than rows processed.
+                let inserted = (self.read - self.existing).clamp(0, processed);
+                self.inserted += inserted;
+                self.updated += processed - inserted;
+            }
             Counter::Updated => self.updated += processed,
             Counter::Inserted => self.inserted += processed,
             // Each replaced row is written again: the rest are new keys.
@@ -300,32 +316,39 @@ mod tests {
     }
 
     #[test]
-    fn upsert_updates_changed_rows_then_inserts_absent_keys() {
+    fn upsert_counts_existing_keys_then_upserts_in_one_statement() {
         let steps = customer_plan().steps(RunKind::Incremental, Window::Range);
         assert_eq!(
             steps.writes,
             vec![
                 Step {
-                    sql: "UPDATE \"dw\".\"customer\" t SET \"name\" = s.\"name\", \"updated_at\" = s.\"updated_at\" \
-                          FROM pg_temp.\"insync_run_window\" s WHERE t.\"customer_id\" = s.\"customer_id\" \
-                          AND ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(s.\"name\", s.\"updated_at\")"
+                    sql: "SELECT pg_catalog.count(*) FROM pg_temp.\"insync_run_window\" s WHERE EXISTS \
+                          (SELECT 1 FROM \"dw\".\"customer\" o WHERE o.\"customer_id\" = s.\"customer_id\")"
                         .into(),
-                    counts: Counter::Updated,
+                    counts: Counter::Existing,
                 },
                 Step {
                     sql: "INSERT INTO \"dw\".\"customer\" AS t (\"customer_id\", \"name\", \"updated_at\") \
                           SELECT s.\"customer_id\", s.\"name\", s.\"updated_at\" FROM pg_temp.\"insync_run_window\" s \
-                          WHERE NOT (s.\"customer_id\" IS NULL) AND NOT EXISTS (SELECT 1 FROM \"dw\".\"customer\" o \
-                          WHERE o.\"customer_id\" = s.\"customer_id\") ON CONFLICT (\"customer_id\") DO UPDATE SET \
+                          WHERE NOT (s.\"customer_id\" IS NULL) ON CONFLICT (\"customer_id\") DO UPDATE SET \
                           \"name\" = EXCLUDED.\"name\", \"updated_at\" = EXCLUDED.\"updated_at\" \
                           WHERE ROW(t.\"name\", t.\"updated_at\") IS DISTINCT FROM ROW(EXCLUDED.\"name\", EXCLUDED.\"updated_at\")"
                         .into(),
-                    counts: Counter::Inserted,
+                    counts: Counter::Upserted,
                 },
             ]
         );
+        // 10 staged, 7 of them already there, 5 rows processed: 3 inserted, 2 updated.
+        let mut counts = StepCounts {
+            read: 10,
+            ..Default::default()
+        };
+        counts.add(Counter::Existing, 7);
+        counts.add(Counter::Upserted, 5);
+        assert_eq!((counts.inserted, counts.updated), (3, 2));
         let append = customer_plan().steps(RunKind::Append, Window::Range);
         assert_eq!(append.writes.len(), 1);
+        assert_eq!(append.writes[0].counts, Counter::Inserted);
         assert!(append.writes[0]
             .sql
             .ends_with("ON CONFLICT (\"customer_id\") DO NOTHING"));
