@@ -224,16 +224,19 @@ impl RemapPlan {
         )
     }
 
-    /// Per (old, new) pair, what would change: `old_value, new_value, rows, 0` (a dry run).
+    /// Per (old, new) pair, what would change: `old_value, new_value, rows, 0, 0` (a dry run).
     pub fn preview(&self) -> String {
         format!(
-            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*), 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
+            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*), 0::bigint, 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
             self.changed()
         )
     }
 
     /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
-    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
+    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0),
+    /// rows_left`, the last the same on every row: changed rows another transaction changed or
+    /// deleted before the update reached them, left as they are (a row with NULL pair and
+    /// counts when nothing was updated).
     pub fn update(&self) -> String {
         match &self.row_key {
             Some(key) => self.slim_update(key),
@@ -248,8 +251,9 @@ impl RemapPlan {
     /// One pass finds the changed rows (`changed`: TID, join key, old value); their distinct
     /// (join key, old value) pairs are few (`pairs`, numbered). The update reads the changed
     /// rows by TID and joins them to `pairs`, a small hash table, on the join key and the old
-    /// value — so a row a concurrent transaction changed meanwhile is re-checked against its
-    /// new value, and every updated row returns the pair whose old value it really had.
+    /// value, so every updated row returns the pair whose old value it had. A row another
+    /// transaction changed or deleted meanwhile is not updated (its new version is not among
+    /// the TIDs): the statement returns how many were left.
     fn slim_update(&self, row_key: &[String]) -> String {
         let col = quote_ident(&self.column);
         let join = &self.source.join;
@@ -346,8 +350,10 @@ impl RemapPlan {
                         pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
                         e.insync_row_keys, {key_columns}, 'remapped', {opener} \
                    FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair RETURNING 1) \
-             SELECT m.insync_old, m.insync_new, pg_catalog.sum(e.insync_rows)::bigint, 0::bigint \
-               FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair GROUP BY 1, 2 ORDER BY 1, 2",
+             SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
+               FROM (SELECT (SELECT pg_catalog.count(*) FROM changed) - (SELECT pg_catalog.count(*) FROM updated) AS insync_left) l \
+               LEFT JOIN (SELECT m.insync_old, m.insync_new, pg_catalog.sum(e.insync_rows)::bigint AS insync_rows \
+                   FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair GROUP BY 1, 2) x ON true ORDER BY 1, 2",
             cur = self.source.current_rows(),
             target = self.target.sql(),
             on = self.join_condition(),
@@ -375,7 +381,10 @@ impl RemapPlan {
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason, removed_by) \
                  SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped', {opener} \
                    FROM updated u RETURNING 1) \
-             SELECT u.insync_old, u.insync_new, pg_catalog.count(*), 0::bigint FROM updated u GROUP BY 1, 2 ORDER BY 1, 2",
+             SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
+               FROM (SELECT (SELECT pg_catalog.count(*) FROM changed) - (SELECT pg_catalog.count(*) FROM updated) AS insync_left) l \
+               LEFT JOIN (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows FROM updated u GROUP BY 1, 2) x ON true \
+              ORDER BY 1, 2",
             changed = self.changed(),
             target = self.target.sql(),
             col = quote_ident(&self.column),
@@ -535,7 +544,7 @@ impl RemapPlan {
     pub fn merge_preview(&self) -> String {
         format!(
             "WITH {} SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
-                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps), 0::bigint \
                FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
             self.merge_fate()
         )
@@ -578,7 +587,7 @@ impl RemapPlan {
                    FROM fate f LEFT JOIN kept k ON k.insync_keep_rid = f.insync_rid AND k.insync_keep_roid = f.insync_roid \
                  RETURNING 1) \
              SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
-                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps), 0::bigint \
                FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
             fate = self.merge_fate(),
             target = self.target.sql(),
@@ -780,7 +789,7 @@ mod tests {
             "{preview}"
         );
         assert!(
-            preview.ends_with("FILTER (WHERE NOT f.insync_keeps) FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2"),
+            preview.ends_with("FILTER (WHERE NOT f.insync_keeps), 0::bigint FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2"),
             "{preview}"
         );
         for verb in ["UPDATE ", "DELETE ", "INSERT "] {
