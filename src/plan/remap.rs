@@ -334,7 +334,7 @@ impl RemapPlan {
                FROM {target} t JOIN ({cur}) c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}), \
              pairs AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS insync_pair, g.*, c.insync_value, \
                  c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
-               FROM (SELECT {pair_keys}, ch.insync_old, ch.insync_before FROM changed ch \
+               FROM (SELECT {pair_keys}, ch.insync_old, ch.insync_before, pg_catalog.count(*) AS insync_seen FROM changed ch \
                      GROUP BY {pair_keys}, ch.insync_old, ch.insync_before) g JOIN ({cur}) c ON {pair_to_current}), \
              updated AS (UPDATE {target} t SET {col} = m.insync_value FROM pairs m \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {row_to_pair} \
@@ -351,7 +351,8 @@ impl RemapPlan {
                         e.insync_row_keys, {key_columns}, 'remapped', {opener} \
                    FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair RETURNING 1) \
              SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
-               FROM (SELECT (SELECT pg_catalog.count(*) FROM changed) - (SELECT pg_catalog.count(*) FROM updated) AS insync_left) l \
+               FROM (SELECT ((SELECT pg_catalog.sum(m.insync_seen) FROM pairs m) \
+                             - coalesce((SELECT pg_catalog.sum(e.insync_rows) FROM entries e), 0))::bigint AS insync_left) l \
                LEFT JOIN (SELECT m.insync_old, m.insync_new, pg_catalog.sum(e.insync_rows)::bigint AS insync_rows \
                    FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair GROUP BY 1, 2) x ON true ORDER BY 1, 2",
             cur = self.source.current_rows(),
