@@ -66,17 +66,25 @@ impl DedupPlan {
         format!("pg_catalog.jsonb_build_object({pairs})")
     }
 
-    /// ORDER BY inside each key: the survivor ranks first.
+    /// ORDER BY inside each key: the survivor ranks first. Over a duplicate's columns as
+    /// fetched (`x.insync_c_N`) and its TID (`r.insync_ctid`).
     fn keep_order(&self) -> String {
-        let col = |c: &str| format!("t.{}", quote_ident(c));
-        // Ties go to the row stored last (first): by ctid, within a segment on MPP engines.
+        let col = |c: &str| {
+            let i = self
+                .columns
+                .iter()
+                .position(|k| k.name == c)
+                .expect("keep columns are columns of the table");
+            format!("x.{}", quote_ident(&format!("insync_c_{i}")))
+        };
+        // Ties go to the row stored last (first): by TID, within a segment on MPP engines.
         let (last, first) = if self.dialect.mpp() {
             (
-                "t.gp_segment_id DESC, t.ctid DESC",
-                "t.gp_segment_id, t.ctid",
+                "r.insync_seg DESC, r.insync_ctid DESC",
+                "r.insync_seg, r.insync_ctid",
             )
         } else {
-            ("t.ctid DESC", "t.ctid")
+            ("r.insync_ctid DESC", "r.insync_ctid")
         };
         match &self.keep {
             Keep::Latest(c) => format!("{} DESC NULLS LAST, {last}", col(c)),
@@ -99,8 +107,7 @@ impl DedupPlan {
                 if let Some(c) = then_latest {
                     o.push_str(&format!(", {} DESC NULLS LAST", col(c)));
                 }
-                o.push_str(", ");
-                o.push_str(last);
+                o.push_str(&format!(", {last}"));
                 o
             }
         }
@@ -167,10 +174,10 @@ impl DedupPlan {
 
     /// CTEs `ranked`, `dups`, `groups`, `diagnosed`, shared by every statement below.
     ///
-    /// One sort and one window pass over the table, like the hand-written repair: within a key,
-    /// `row_number()` ranks the copies and `lead()` tells whether another copy follows, so only
-    /// rows of duplicated keys leave the pass. Their whole rows are then fetched by TID (OFFSET 0
-    /// keeps the lookup a per-row TID scan instead of a join against the whole table).
+    /// One sort and one window pass over the table, like the hand-written repair, but sorted by
+    /// the key alone: `count(*)` per key lets only the copies of duplicated keys leave the pass.
+    /// Their rows are then fetched by TID (OFFSET 0 keeps the lookup a per-row TID scan instead
+    /// of a join against the whole table) and ranked among themselves by the keep policy.
     fn diagnosis(&self) -> String {
         let table = self.table.sql();
         // Columns also projected flat, so comparing them does not re-deform the row each time.
@@ -187,30 +194,39 @@ impl DedupPlan {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let same_partition = if self.partitioned {
-            " AND t.tableoid = r.insync_tableoid"
-        } else {
-            ""
-        };
-        let dups = if self.dialect.mpp() {
-            // A join on (segment, ctid): each copy is found on its own segment.
+        let fetched = if self.dialect.mpp() {
+            // A join on (segment, TID): each copy is found on its own segment.
+            let (tableoid, same_partition) = if self.partitioned {
+                (
+                    ", t.tableoid AS insync_x_tableoid",
+                    " AND x.insync_x_tableoid = r.insync_tableoid",
+                )
+            } else {
+                ("", "")
+            };
             format!(
-                "SELECT r.*, {flat} FROM ranked r JOIN {table} t \
-                  ON t.gp_segment_id = r.insync_seg AND t.ctid = r.insync_ctid{same_partition}"
+                "JOIN (SELECT t.gp_segment_id AS insync_x_seg, t.ctid AS insync_x_ctid{tableoid}, {flat} FROM {table} t) x \
+                   ON x.insync_x_seg = r.insync_seg AND x.insync_x_ctid = r.insync_ctid{same_partition}"
             )
         } else {
+            let same_partition = if self.partitioned {
+                " AND t.tableoid = r.insync_tableoid"
+            } else {
+                ""
+            };
             format!(
-                "SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
+                "CROSS JOIN LATERAL \
                  (SELECT {flat} FROM {table} t \
                    WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x"
             )
         };
         format!(
             "ranked AS (SELECT * FROM (SELECT {tableoid} AS insync_tableoid, {segment}t.ctid AS insync_ctid, {tkeys}, \
-                 pg_catalog.row_number() OVER w AS insync_rank, pg_catalog.lead(true) OVER w AS insync_more \
-               FROM {table} t WHERE {not_null} WINDOW w AS (PARTITION BY {tkeys} ORDER BY {order})) r \
-              WHERE r.insync_rank > 1 OR r.insync_more), \
-             dups AS{materialized} ({dups}), \
+                 pg_catalog.count(*) OVER (PARTITION BY {tkeys}) AS insync_copies \
+               FROM {table} t WHERE {not_null}) r WHERE r.insync_copies > 1), \
+             dups AS{materialized} (SELECT r.*, x.*, \
+                 pg_catalog.row_number() OVER (PARTITION BY {rkeys} ORDER BY {order}) AS insync_rank \
+               FROM ranked r {fetched}), \
              groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
                  FROM dups d GROUP BY {dkeys}), \
              diagnosed AS (SELECT g.*, {cause} AS cause FROM groups g)",
@@ -218,6 +234,7 @@ impl DedupPlan {
             segment = if self.dialect.mpp() { "t.gp_segment_id AS insync_seg, " } else { "" },
             materialized = self.dialect.materialized(true),
             tkeys = self.keys(Some("t")),
+            rkeys = self.keys(Some("r")),
             order = self.keep_order(),
             not_null = self.keys_not_null("t"),
             dkeys = self.keys(Some("d")),
@@ -386,14 +403,16 @@ mod tests {
     #[test]
     fn ranks_every_key_with_the_keep_order() {
         let sql = orders().find_duplicates();
-        assert!(sql.contains(
-            "WINDOW w AS (PARTITION BY t.\"order_id\" ORDER BY t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
-        ), "{sql}");
-        // Only copies of duplicated keys leave the window pass.
+        // The table is sorted by the key only; the copies of duplicated keys leave the pass
+        // and are ranked among themselves.
         assert!(
-            sql.contains("WHERE r.insync_rank > 1 OR r.insync_more"),
+            sql.contains("pg_catalog.count(*) OVER (PARTITION BY t.\"order_id\") AS insync_copies"),
             "{sql}"
         );
+        assert!(sql.contains("WHERE r.insync_copies > 1"), "{sql}");
+        assert!(sql.contains(
+            "pg_catalog.row_number() OVER (PARTITION BY r.\"order_id\" ORDER BY x.\"insync_c_3\" DESC NULLS LAST, r.insync_ctid DESC) AS insync_rank"
+        ), "{sql}");
         assert!(sql.contains("WHERE t.\"order_id\" IS NOT NULL"), "{sql}");
     }
 
@@ -438,7 +457,9 @@ mod tests {
     fn keep_policies() {
         let mut plan = orders();
         plan.keep = Keep::First(None);
-        assert!(plan.find_duplicates().contains("ORDER BY t.ctid))"));
+        assert!(plan
+            .find_duplicates()
+            .contains("ORDER BY r.insync_ctid) AS insync_rank"));
         plan.keep = Keep::SourceOrder {
             column: "data_source".into(),
             order: vec!["oracle".into(), "my'sql".into()],
@@ -446,8 +467,8 @@ mod tests {
         };
         let sql = plan.find_duplicates();
         assert!(sql.contains(
-            "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], t.\"data_source\"::text) NULLS LAST, \
-             t.\"updated_at\" DESC NULLS LAST, t.ctid DESC))"
+            "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], x.\"insync_c_2\"::text) NULLS LAST, \
+             x.\"insync_c_3\" DESC NULLS LAST, r.insync_ctid DESC) AS insync_rank"
         ), "{sql}");
     }
 
@@ -527,11 +548,11 @@ mod tests {
                 }
             }
             assert!(reads[0].contains("t.gp_segment_id AS insync_seg, t.ctid AS insync_ctid"));
-            assert!(
-                reads[0].contains("ON t.gp_segment_id = r.insync_seg AND t.ctid = r.insync_ctid")
-            );
             assert!(reads[0]
-                .contains("t.\"updated_at\" DESC NULLS LAST, t.gp_segment_id DESC, t.ctid DESC"));
+                .contains("ON x.insync_x_seg = r.insync_seg AND x.insync_x_ctid = r.insync_ctid"));
+            assert!(reads[0].contains(
+                "x.\"insync_c_3\" DESC NULLS LAST, r.insync_seg DESC, r.insync_ctid DESC"
+            ));
         }
     }
 }
