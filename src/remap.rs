@@ -4,6 +4,7 @@
 //! written as the target's owner, in a security-restricted operation.
 
 use crate::error::{error, error_with_hint, SpiContext, SyncResult};
+use crate::plan::dialect::Dialect;
 use crate::plan::remap::{Combine, Current, DimensionValue, RemapPlan};
 use crate::quarantine::open_batch;
 use crate::resolve::{self, columns_of, Asker, ColumnInfo, RelationInfo};
@@ -107,24 +108,56 @@ fn rows_read(target: pg_sys::Oid) -> SyncResult<Option<i64>> {
     .context("reading table statistics")
 }
 
-/// Greenplum-family engines: a remap's statements update rows found again by ctid alone and
-/// write the quarantine in the same statement (several writers in one WITH); both are wrong
-/// there (ctid is unique only within a segment; one writer per statement), so a remap is
-/// refused before anything runs rather than run wrongly.
-fn refuse_one_writer_engines(t: &RelationInfo) -> SyncResult<()> {
-    let dialect = resolve::detect_dialect()?;
+/// Greenplum-family engines run a remap one writer per statement under a table lock (see
+/// `RemapPlan::update_steps`). What that form cannot do there is refused before anything runs:
+/// a batch of heap blocks (a ctid range means nothing across segments), a column of the
+/// distribution key (never updated in place), and a target whose unique key holds the column
+/// (colliding rows are merged by finding them again by ctid).
+fn refuse_on_mpp(
+    dialect: &Dialect,
+    t: &RelationInfo,
+    column: &str,
+    unique_key: Option<&Vec<String>>,
+    opts: &RemapOptions,
+) -> SyncResult<()> {
     if !dialect.mpp() {
         return Ok(());
     }
-    Err(error_with_hint(
-        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        format!(
-            "{FUNCTION}: not available on {} yet: {} would be updated by ctid alone, in a statement with several writers",
-            dialect.engine.name(),
-            t.display()
-        ),
-        "Sync jobs, verify and dedup_table run there; remap the table on PostgreSQL, or with an UPDATE ... FROM the dimension.",
-    ))
+    let engine = dialect.engine.name();
+    let refuse = |why: String, hint: &str| {
+        Err(error_with_hint(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{FUNCTION}: {why} on {engine}"),
+            hint,
+        ))
+    };
+    if opts.blocks.is_some() {
+        return refuse(
+            format!(
+                "{} cannot be remapped in batches of heap blocks",
+                t.display()
+            ),
+            "Call remap_dimension once: the engine runs it on every segment at once.",
+        );
+    }
+    let storage = resolve::table_storage(dialect, t)?;
+    if storage.distribution.columns().iter().any(|c| c == column) {
+        return refuse(
+            format!("\"{column}\" is in the distribution key of {}, and is never updated in place", t.display()),
+            "Redistribute the table by other columns (ALTER TABLE ... SET DISTRIBUTED BY), or rebuild it with the new values.",
+        );
+    }
+    if let Some(key) = unique_key {
+        return refuse(
+            format!(
+                "{} has a unique key ({}) holding \"{column}\", whose colliding rows a remap merges by physical row identity",
+                t.display(),
+                key.join(", ")
+            ),
+            "Remap the table on PostgreSQL, or drop the unique key for the remap.",
+        );
+    }
+    Ok(())
 }
 
 /// Validates everything and builds the plan; nothing is written.
@@ -137,7 +170,6 @@ fn build(
     opts: &RemapOptions,
 ) -> SyncResult<(RemapPlan, RelationInfo, pg_sys::Oid)> {
     let t = resolve::lookup_table(target, FUNCTION)?;
-    refuse_one_writer_engines(&t)?;
     if !t.is_table() {
         return Err(error(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -237,6 +269,8 @@ fn build(
         (None, None) => Current::Unique,
     };
     let unique_key = unique_key_with(t.oid, column_name)?;
+    let dialect = resolve::detect_dialect()?;
+    refuse_on_mpp(&dialect, &t, column_name, unique_key.as_ref(), opts)?;
     let mut merge = Vec::new();
     if let Some(spec) = &opts.merge {
         let object = spec.as_object().ok_or_else(|| {
@@ -279,6 +313,7 @@ fn build(
         partitioned: t.kind == 'p',
         row_key: row_key_without(t.oid, column_name)?,
         column_type: resolve::qualified_type_name(target_col.type_oid),
+        dialect,
     };
     let ambiguous = as_role(owner, || Spi::get_one::<i64>(&plan.source.ambiguous_keys()))
         .context("checking the dimension")?
@@ -406,17 +441,29 @@ pub fn remap(
     };
     // Rows examined = target rows the remap statement itself reads (table statistics).
     let read_before = rows_read(t.oid)?;
-    let (sql, args): (String, Vec<pgrx::datum::DatumWithOid>) = if opts.dry_run {
-        if collisions > 0 && !plan.merge.is_empty() {
-            (plan.merge_preview(), vec![])
+    // One writer per statement on Greenplum-family engines, and on PostgreSQL when asked.
+    let step_by_step = plan.dialect.mpp()
+        || crate::settings::plan_style() == crate::settings::PlanStyle::StatementPerStep;
+    let ((statements, result), args): ((Vec<String>, usize), Vec<pgrx::datum::DatumWithOid>) =
+        if opts.dry_run {
+            if collisions > 0 && !plan.merge.is_empty() {
+                ((vec![plan.merge_preview()], 0), vec![])
+            } else {
+                ((vec![plan.preview()], 0), vec![])
+            }
+        } else if collisions > 0 {
+            (
+                (vec![plan.merge_update()], 0),
+                vec![batch_id.into(), t.oid.into()],
+            )
+        } else if step_by_step {
+            (plan.update_steps(), vec![batch_id.into(), t.oid.into()])
         } else {
-            (plan.preview(), vec![])
-        }
-    } else if collisions > 0 {
-        (plan.merge_update(), vec![batch_id.into(), t.oid.into()])
-    } else {
-        (plan.update(), vec![batch_id.into(), t.oid.into()])
-    };
+            (
+                (vec![plan.update()], 0),
+                vec![batch_id.into(), t.oid.into()],
+            )
+        };
     // A slim remap groups the changed rows' keys into entries in memory: enough work_mem
     // that the grouping does not spill (it did at 8 MB for 100,000 rows).
     let slim = !opts.dry_run && collisions == 0 && plan.row_key.is_some();
@@ -425,18 +472,25 @@ pub fn remap(
             let settings: &[(&CStr, &CStr)] = if slim { &[(c"work_mem", c"64MB")] } else { &[] };
             with_settings(settings, || {
                 Spi::connect_mut(|client| {
-                    let rows = client.update(sql.as_str(), None, &args)?;
-                    rows.into_iter()
-                        .map(|r| {
-                            Ok((
-                                r.get::<String>(1)?,
-                                r.get::<String>(2)?,
-                                r.get::<i64>(3)?,
-                                r.get::<i64>(4)?.unwrap_or(0),
-                                r.get::<i64>(5)?.unwrap_or(0),
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+                    let mut lines = Vec::new();
+                    for (i, statement) in statements.iter().enumerate() {
+                        let rows = client.update(statement.as_str(), None, &args)?;
+                        if i == result {
+                            lines = rows
+                                .into_iter()
+                                .map(|r| {
+                                    Ok((
+                                        r.get::<String>(1)?,
+                                        r.get::<String>(2)?,
+                                        r.get::<i64>(3)?,
+                                        r.get::<i64>(4)?.unwrap_or(0),
+                                        r.get::<i64>(5)?.unwrap_or(0),
+                                    ))
+                                })
+                                .collect::<Result<Vec<_>, pgrx::spi::Error>>()?;
+                        }
+                    }
+                    Ok::<_, pgrx::spi::Error>(lines)
                 })
             })
         })

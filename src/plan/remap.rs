@@ -1,6 +1,7 @@
 //! Pure planning for `remap_dimension`: point a denormalized column of a fact or aggregate
 //! table at the dimension's current value, keeping every before-image in the quarantine.
 
+use super::dialect::Dialect;
 use super::{quote_ident, quote_literal, text_array, Relation};
 
 /// How the dimension's current row per key is chosen.
@@ -135,10 +136,32 @@ pub struct RemapPlan {
     /// `column`'s type, schema-qualified: an old value read back from its text (exact: a
     /// type's text form reads back as the same value).
     pub column_type: String,
+    /// The engine the SQL is for.
+    pub dialect: Dialect,
 }
 
 /// Rows per slim quarantine entry: bounds one entry's json (and the memory building it).
 const ROWS_PER_ENTRY: u32 = 10_000;
+
+/// Pieces of a slim remap's SQL (see [`RemapPlan::slim_pieces`]).
+struct SlimPieces {
+    /// The dimension's side of the join key of each changed row (`insync_kN`).
+    changed_keys: String,
+    /// Those columns, as a list over `changed ch`.
+    pair_keys: String,
+    /// A pair (`g`) joined to the dimension's current row (`c`).
+    pair_to_current: String,
+    /// The dimension's join key as json text, per column (`insync_djN`).
+    dim_json: String,
+    /// A target row (`t`) matched to its pair (`m`) by the join key.
+    row_to_pair: String,
+    /// A target row's key (`insync_rN`).
+    returned: String,
+    /// An entry's row keys, aggregated over rows `u`.
+    row_keys: String,
+    /// An entry's key object, from its pair `m`.
+    key: String,
+}
 
 impl RemapPlan {
     fn join_condition(&self) -> String {
@@ -199,7 +222,7 @@ impl RemapPlan {
         format!(
             "cur AS (SELECT c.*, c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
                  FROM ({cur}) c), \
-             changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {oid} AS insync_roid, \
+             changed AS{materialized} (SELECT {tid}{oid} AS insync_roid, \
                  {col}::text AS insync_old, c.insync_new, c.insync_value, {col} AS insync_before_value, c.insync_after{carried} \
                FROM {target} t JOIN cur c ON {on} WHERE {col} IS DISTINCT FROM c.insync_value{blocks})",
             cur = self.source.current_rows(),
@@ -207,6 +230,10 @@ impl RemapPlan {
             target = self.target.sql(),
             on = self.join_condition(),
             blocks = self.block_range(),
+            materialized = self.dialect.materialized(true),
+            // A TID finds the row again on PostgreSQL; on MPP engines (unique per segment
+            // only) these rows are only counted.
+            tid = if self.dialect.mpp() { "" } else { "t.ctid AS insync_rid, " },
         )
     }
 
@@ -247,6 +274,103 @@ impl RemapPlan {
         }
     }
 
+    /// The same remap one writer per statement (Greenplum-family engines; on PostgreSQL with
+    /// `insync.plan_style = statement_per_step`), and the index of the statement whose rows are
+    /// the result. With the target locked against other writers, every statement finds the
+    /// same changed rows by the same predicate, so no row is found again by a physical
+    /// identity: the quarantine is written, the per-(old, new) counts read, then the plain
+    /// `UPDATE ... FROM` the dimension runs. Same parameters and result as [`Self::update`]
+    /// (nothing is ever left: no other writer runs meanwhile).
+    pub fn update_steps(&self) -> (Vec<String>, usize) {
+        let target = self.target.sql();
+        let quarantine = match &self.row_key {
+            Some(key) => self.slim_quarantine_step(key),
+            None => self.imaged_quarantine_step(),
+        };
+        let statements = vec![
+            format!("LOCK TABLE {target} IN EXCLUSIVE MODE"),
+            quarantine,
+            self.preview(),
+            format!(
+                "UPDATE {target} t SET {col} = c.insync_value FROM ({cur}) c \
+                  WHERE {on} AND t.{col} IS DISTINCT FROM c.insync_value{blocks}",
+                col = quote_ident(&self.column),
+                cur = self.source.current_rows(),
+                on = self.join_condition(),
+                blocks = self.block_range(),
+            ),
+        ];
+        (statements, 2)
+    }
+
+    /// Step form of the slim quarantine: entries grouped from the changed rows themselves.
+    fn slim_quarantine_step(&self, row_key: &[String]) -> String {
+        let col = quote_ident(&self.column);
+        let SlimPieces {
+            changed_keys,
+            pair_keys,
+            pair_to_current,
+            dim_json,
+            returned,
+            row_keys,
+            key,
+            ..
+        } = self.slim_pieces(row_key);
+        let row_to_pair = (0..self.source.join.len())
+            .map(|i| format!("u.insync_k{i} = m.insync_k{i}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!(
+            "WITH changed AS (SELECT {returned}, {changed_keys}, t.{col}::text AS insync_old \
+               FROM {target} t JOIN ({cur}) c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}), \
+             pairs AS (SELECT pg_catalog.row_number() OVER () AS insync_pair, g.*, \
+                 pg_catalog.to_json(g.insync_old::{column_type})::text AS insync_before, \
+                 pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
+               FROM (SELECT {pair_keys}, ch.insync_old FROM changed ch GROUP BY {pair_keys}, ch.insync_old) g \
+               JOIN ({cur}) c ON {pair_to_current}), \
+             entries AS (SELECT m.insync_pair, {row_keys} AS insync_row_keys \
+               FROM (SELECT ch.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM changed ch) u \
+               JOIN pairs m ON {row_to_pair} AND u.insync_old IS NOT DISTINCT FROM m.insync_old \
+               GROUP BY m.insync_pair, u.insync_part) \
+             INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
+             SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, pg_catalog.json_build_object({key})::jsonb, \
+                    pg_catalog.json_build_object({col_literal}, m.insync_before::json), \
+                    pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
+                    e.insync_row_keys, {key_columns}, 'remapped', {opener} \
+               FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair",
+            cur = self.source.current_rows(),
+            target = self.target.sql(),
+            on = self.join_condition(),
+            blocks = self.block_range(),
+            col_literal = quote_literal(&self.column),
+            per_entry = ROWS_PER_ENTRY,
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            key_columns = text_array(row_key),
+            opener = super::quarantine::batch_opener("$1", "$2"),
+            column_type = self.column_type,
+        )
+    }
+
+    /// Step form of the whole-image quarantine: each changed row's image as it is read.
+    fn imaged_quarantine_step(&self) -> String {
+        let col = quote_ident(&self.column);
+        format!(
+            "WITH changed AS (SELECT pg_catalog.row_to_json(t) AS insync_before \
+               FROM {target} t JOIN ({cur}) c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}) \
+             INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason, removed_by) \
+             SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped', {opener} \
+               FROM changed u",
+            cur = self.source.current_rows(),
+            target = self.target.sql(),
+            on = self.join_condition(),
+            blocks = self.block_range(),
+            col_literal = quote_literal(&self.column),
+            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
+            opener = super::quarantine::batch_opener("$1", "$2"),
+            key = self.key_json("u.insync_before"),
+        )
+    }
+
     /// A remap of a table with a row key: the rows changed only in `column`, so the quarantine
     /// keeps, per join key, old and new value, the changed rows' keys (at most
     /// [`ROWS_PER_ENTRY`] per entry) — no per-row before-image is built or written.
@@ -257,8 +381,8 @@ impl RemapPlan {
     /// value, so every updated row returns the pair whose old value it had. A row another
     /// transaction changed or deleted meanwhile is not updated (its new version is not among
     /// the TIDs): the statement returns how many were left.
-    fn slim_update(&self, row_key: &[String]) -> String {
-        let col = quote_ident(&self.column);
+    /// The parts of a slim remap's SQL shared by the one-statement and the step-by-step form.
+    fn slim_pieces(&self, row_key: &[String]) -> SlimPieces {
         let join = &self.source.join;
         let k = |i: usize| format!("insync_k{i}");
         let list = |items: Vec<String>| items.join(", ");
@@ -332,6 +456,30 @@ impl RemapPlan {
                 })
                 .collect(),
         );
+        SlimPieces {
+            changed_keys,
+            pair_keys,
+            pair_to_current,
+            dim_json,
+            row_to_pair,
+            returned,
+            row_keys,
+            key,
+        }
+    }
+
+    fn slim_update(&self, row_key: &[String]) -> String {
+        let col = quote_ident(&self.column);
+        let SlimPieces {
+            changed_keys,
+            pair_keys,
+            pair_to_current,
+            dim_json,
+            row_to_pair,
+            returned,
+            row_keys,
+            key,
+        } = self.slim_pieces(row_key);
         format!(
             "WITH changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {changed_keys}, \
                  t.{col}::text AS insync_old \
@@ -627,6 +775,7 @@ mod tests {
             partitioned: false,
             row_key: None,
             column_type: "pg_catalog.int4".into(),
+            dialect: Dialect::postgres(150000),
         }
     }
 
@@ -811,6 +960,40 @@ mod tests {
         );
         for verb in ["UPDATE ", "DELETE ", "INSERT "] {
             assert!(!preview.contains(verb), "{verb} in {preview}");
+        }
+    }
+
+    #[test]
+    fn step_by_step_remaps_take_one_writer_per_statement_and_no_tids_on_every_engine() {
+        use super::super::dialect::tests::engines;
+        use super::super::steps::data_modifying_statements;
+        for dialect in engines() {
+            for row_key in [None, Some(vec!["sale_id".to_string()])] {
+                let mut plan = sales();
+                plan.dialect = dialect.clone();
+                plan.row_key = row_key.clone();
+                let (statements, result) = plan.update_steps();
+                assert_eq!(result, 2);
+                assert_eq!(
+                    statements[0],
+                    "LOCK TABLE \"dw\".\"sales\" IN EXCLUSIVE MODE"
+                );
+                assert!(statements[1].contains("INSERT INTO insync.quarantine"));
+                assert!(statements[3].starts_with("UPDATE \"dw\".\"sales\" t SET"));
+                for sql in &statements {
+                    assert!(data_modifying_statements(sql) <= 1, "{dialect:?}: {sql}");
+                    if dialect.mpp() {
+                        assert!(!sql.contains("ctid"), "{dialect:?}: {sql}");
+                    }
+                    if !dialect.as_materialized {
+                        assert!(!sql.contains("MATERIALIZED"), "{dialect:?}: {sql}");
+                    }
+                }
+                // The result reads like a one-statement remap's: old, new, rows, 0, 0.
+                assert!(statements[2].ends_with(
+                    "pg_catalog.count(*), 0::bigint, 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2"
+                ));
+            }
         }
     }
 }
