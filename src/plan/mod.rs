@@ -4,6 +4,7 @@
 //! through [`quote_ident`]; every value (window bounds) is a `$n` parameter passed as text
 //! and cast to the watermark's type inside the statement.
 
+pub mod backfill;
 pub mod dedup;
 pub mod instant;
 pub mod pipeline;
@@ -491,6 +492,26 @@ impl SyncPlan {
         window: Window,
         segment: Option<&Segment>,
     ) -> String {
+        self.merge_statement_of(
+            kind,
+            window,
+            segment.map(|s| &s.slice),
+            segment.and_then(|s| s.target_share.as_ref()),
+            segment.is_none(),
+        )
+    }
+
+    /// The merge of the rows of `slice` (all of the window's when `None`); `share`: a full
+    /// run's share of the target to delete from; `own_counts`: the statement may leave the
+    /// inserted and updated counts to the caller (see `counts_from_table_stats`).
+    pub(crate) fn merge_statement_of(
+        &self,
+        kind: RunKind,
+        window: Window,
+        slice: Option<&Slice>,
+        share: Option<&segment::TargetShare>,
+        own_counts: bool,
+    ) -> String {
         let target = self.target.sql();
         let cols = self.column_list(None);
         let src_cols = self.column_list(Some("src"));
@@ -503,7 +524,7 @@ impl SyncPlan {
         // source may not evaluate keeps the count here. A delete+insert through a FULL JOIN
         // reads it in its one-time filter too (see `rows_to_write`): from the materialized
         // window that costs one row, not a scan.
-        let hash_slice = matches!(segment.map(|s| &s.slice), Some(Slice::Hash { .. }));
+        let hash_slice = matches!(slice, Some(Slice::Hash { .. }));
         let gated_full_join = self.strategy == MergeStrategy::DeleteInsert
             && !self.target_key_indexed
             && window != Window::Everything;
@@ -517,7 +538,7 @@ impl SyncPlan {
         };
         let mut ctes = vec![format!(
             "src AS {materialized} ({})",
-            self.source_rows_of(window, segment.map(|s| &s.slice))
+            self.source_rows_of(window, slice)
         )];
         let counts = match self.strategy {
             MergeStrategy::Upsert => {
@@ -547,7 +568,7 @@ impl SyncPlan {
                      ON CONFLICT ({keys}) {conflict}",
                     keys = self.key_list(None)
                 );
-                if self.counts_from_table_stats && segment.is_none() {
+                if self.counts_from_table_stats && own_counts {
                     // Executed to completion though nothing reads it; the caller counts.
                     ctes.push(format!("merged AS ({insert})"));
                     "NULL::bigint, NULL::bigint FROM (SELECT) m".to_string()
@@ -602,7 +623,7 @@ impl SyncPlan {
             }
         };
         let deleted = if kind == RunKind::Full {
-            let gone = match segment.and_then(|s| s.target_share.as_ref()) {
+            let gone = match share {
                 // A segment deletes from its share of the target what the whole source lacks.
                 Some(share) => format!(
                     "DELETE FROM {target} t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} WHERE {})",

@@ -122,6 +122,8 @@ pub enum Slice {
     Blocks(BlockRange),
     /// Rows stored on one Greenplum segment.
     GpSegment(u32),
+    /// Rows whose key lies in a range given by parameters: one backfill batch.
+    KeyRange(super::backfill::KeyRange),
 }
 
 /// The target rows a full run's segment checks for keys gone from the source.
@@ -155,6 +157,7 @@ impl Segment {
             ),
             Slice::Blocks(r) => format!("source blocks {}", describe_range(r)),
             Slice::GpSegment(i) => format!("gp_segment_id {i}"),
+            Slice::KeyRange(range) => range.describe(keys),
         };
         match &self.target_share {
             Some(TargetShare::Blocks(r)) => {
@@ -268,6 +271,7 @@ impl SyncPlan {
             }
             Slice::Blocks(range) => (self.source.clone(), Some(range.predicate(None))),
             Slice::GpSegment(i) => (self.source.clone(), Some(format!("gp_segment_id = {i}"))),
+            Slice::KeyRange(range) => (self.source.clone(), range.predicate(&self.keys)),
         }
     }
 
