@@ -24,6 +24,7 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod backend;
+pub mod backfill;
 pub mod catalog;
 pub mod dedup;
 pub mod dispatch;
@@ -56,6 +57,11 @@ extension_sql_file!(
     "../sql/remap_dimension_batched.sql",
     name = "remap_dimension_batched",
     requires = [api::remap_dimension]
+);
+extension_sql_file!(
+    "../sql/backfill.sql",
+    name = "backfill",
+    requires = [api::sync_backfill_step]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -92,15 +92,25 @@ impl SyncPlan {
             upto: false,
         };
         let keys = ident_list(&self.keys, None);
-        let condition = range
-            .predicate(&self.keys)
-            .map(|p| format!(" WHERE {p}"))
-            .unwrap_or_default();
+        // A key with a NULL is in no range (and a filter may be what keeps it out of the job).
+        let condition = std::iter::once(format!("NOT ({})", self.any_key_null_bare()))
+            .chain(range.predicate(&self.keys))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         format!(
-            "SELECT pg_catalog.jsonb_build_array({keys}) FROM {}{condition} ORDER BY {keys} OFFSET {} LIMIT 1",
+            "SELECT pg_catalog.jsonb_build_array({keys}) FROM {} WHERE {condition} ORDER BY {keys} OFFSET {} LIMIT 1",
             self.source.sql(),
             batch.max(1) - 1
         )
+    }
+
+    /// `"a" IS NULL OR "b" IS NULL` over the bare key columns.
+    fn any_key_null_bare(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!("{} IS NULL", super::quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
     }
 
     /// One batch's merge: the job's merge statement (incremental or append: a batch never
@@ -181,12 +191,13 @@ mod tests {
         assert_eq!(
             customer_plan().backfill_next_bound(false, 1000),
             "SELECT pg_catalog.jsonb_build_array(\"customer_id\") FROM \"ods\".\"customer\" \
-             ORDER BY \"customer_id\" OFFSET 999 LIMIT 1"
+             WHERE NOT (\"customer_id\" IS NULL) ORDER BY \"customer_id\" OFFSET 999 LIMIT 1"
         );
         assert_eq!(
             composite_plan().backfill_next_bound(true, 1),
             "SELECT pg_catalog.jsonb_build_array(\"tenant\", \"customer_id\") FROM \"ods\".\"customer\" \
-             WHERE ROW(\"tenant\", \"customer_id\") > ROW($1, $2) ORDER BY \"tenant\", \"customer_id\" OFFSET 0 LIMIT 1"
+             WHERE NOT (\"tenant\" IS NULL OR \"customer_id\" IS NULL) \
+             AND ROW(\"tenant\", \"customer_id\") > ROW($1, $2) ORDER BY \"tenant\", \"customer_id\" OFFSET 0 LIMIT 1"
         );
     }
 
