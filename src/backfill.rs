@@ -197,6 +197,7 @@ fn start(job: &Job, size: i32) -> SyncResult<Progress> {
     // owner, restricted, as a run's are.
     let (watermark, estimated) = crate::security::as_role(job.owner, || {
         let resolved = resolve::resolve(job)?;
+        crate::execute::refuse_duplicated_target(job, &resolved)?;
         let plan = &resolved.plan;
         let window = window_of(&resolved);
         let watermark = match &plan.watermark {

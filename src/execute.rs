@@ -352,7 +352,7 @@ fn deletes_after_merge(job: &Job, resolved: &resolve::Resolved, kind: RunKind) -
 
 /// Without a unique index the target may already hold several rows per key (an earlier
 /// script's overlap, say); merging into it would keep them. Refuse, and point at the repair.
-fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+pub(crate) fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
     if resolved.plan.strategy != MergeStrategy::DeleteInsert {
         return Ok(());
     }
