@@ -381,21 +381,57 @@ fn merge_batch(
         after: after.is_some(),
         upto: upto.is_some(),
     };
+    let key_args: Vec<DatumWithOid<'static>> =
+        after.into_iter().flatten().chain(upto.into_iter().flatten()).collect();
+    // An upsert into a range of the target that holds no key yet (a first load into an empty
+    // table: every batch) is a plain INSERT.
+    let insert_only = plan.strategy == MergeStrategy::Upsert
+        && !Spi::get_one_with_args::<bool>(&plan.backfill_range_taken(range), &key_args)
+            .context("probing the target for the batch's keys")?
+            .unwrap_or(true);
     let bounds = crate::window::for_window(plan, window, &None, &progress.watermark);
     let mut args = crate::window::args_of(&bounds);
-    args.extend(after.into_iter().flatten());
-    args.extend(upto.into_iter().flatten());
+    args.extend(key_args);
     // Counted off the target's statistics, as a serial run's upsert (see `execute`).
     let before = (plan.strategy == MergeStrategy::Upsert && !plan.target_partitioned)
         .then(|| crate::backend::xact_rows_written(resolved.target.oid))
         .flatten();
-    let statement = crate::plan::SyncPlan {
+    let with_stats = crate::plan::SyncPlan {
         counts_from_table_stats: before.is_some(),
         ..plan.clone()
-    }
-    .backfill_merge_statement(kind, window, range);
-    let mut counts = crate::settings::bulk(|| crate::merge::run_merge(&statement, &args))
-        .context("merging the batch")?;
+    };
+    let counted_by_stats = before.is_some();
+    let mut counts = if insert_only {
+        let statement = with_stats.backfill_merge_statement(kind, window, range, true);
+        let attempt_args = copy_args(&args);
+        let inserted = crate::subxact::in_subtransaction(move || {
+            crate::settings::bulk(|| crate::merge::run_merge(&statement, &attempt_args))
+        });
+        match inserted {
+            Ok(result) => result.context("merging the batch")?,
+            Err(caught)
+                if crate::subxact::report_of(&caught).sql_error_code()
+                    == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION =>
+            {
+                // A key got into the range meanwhile: merge the batch as an upsert, counting
+                // its own rows (the rolled-back attempt's are in the table's statistics).
+                let statement = plan.backfill_merge_statement(kind, window, range, false);
+                return finish_batch(
+                    job,
+                    progress,
+                    record,
+                    upper,
+                    crate::settings::bulk(|| crate::merge::run_merge(&statement, &args))
+                        .context("merging the batch")?,
+                );
+            }
+            Err(caught) => caught.rethrow(),
+        }
+    } else {
+        let statement = with_stats.backfill_merge_statement(kind, window, range, false);
+        crate::settings::bulk(|| crate::merge::run_merge(&statement, &args))
+            .context("merging the batch")?
+    };
     if let (Some(before), Some(after)) = (
         before,
         before.and_then(|_| crate::backend::xact_rows_written(resolved.target.oid)),
@@ -403,7 +439,22 @@ fn merge_batch(
         let taken_back = after.2 - before.2;
         counts.inserted = (after.0 - before.0) - taken_back;
         counts.updated = after.1 - before.1;
+        if insert_only && counted_by_stats {
+            // The statement read the range once, inserting every row of it (see plan).
+            counts.read = counts.inserted;
+        }
     }
+    finish_batch(job, progress, record, upper, counts)
+}
+
+/// Fails the batch on NULL keys, else fills in its record.
+fn finish_batch(
+    job: &Job,
+    progress: &Progress,
+    record: &mut catalog::RunRecord,
+    upper: Option<serde_json::Value>,
+    counts: crate::merge::Counts,
+) -> SyncResult<Option<serde_json::Value>> {
     if counts.null_keys > 0 {
         return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
@@ -420,6 +471,14 @@ fn merge_batch(
     record.status = RunStatus::Succeeded;
     record.finished_at = Some(crate::execute::now_text()?);
     Ok(upper)
+}
+
+/// The same parameters again (a datum is a value or a pointer to one that stays allocated).
+fn copy_args(args: &[DatumWithOid<'static>]) -> Vec<DatumWithOid<'static>> {
+    args.iter()
+        // SAFETY: the same datum and type as the original, which outlives both uses.
+        .map(|a| unsafe { DatumWithOid::new_from_datum(a.datum(), a.oid()) })
+        .collect()
 }
 
 /// The types of the job's key columns on the source, in key order.

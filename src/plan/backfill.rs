@@ -27,12 +27,26 @@ impl KeyRange {
     /// of several columns compares as a row, in the order of the key (which a B-tree index on
     /// those columns serves); a key with a NULL is in no range.
     pub fn predicate(&self, keys: &[String]) -> Option<String> {
+        self.predicate_with(keys, true)
+    }
+
+    /// The bounds alone (`nulls`: the last range also holds keys with a NULL).
+    fn predicate_with(&self, keys: &[String], nulls: bool) -> Option<String> {
         let n = keys.len() as u32;
         let columns = row_of(keys.iter().map(|k| super::quote_ident(k)).collect());
         let params = |first: u32| row_of((first..first + n).map(|i| format!("${i}")).collect());
         let mut parts = Vec::new();
         let mut next = self.first_param;
-        if self.after {
+        if self.after && !self.upto && nulls {
+            // The last range also holds the keys with a NULL, which the batch counts (and
+            // fails on, as a run does) rather than leaving them out unseen.
+            let nulls = keys
+                .iter()
+                .map(|k| format!("{} IS NULL", super::quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            parts.push(format!("({columns} > {} OR {nulls})", params(next)));
+        } else if self.after {
             parts.push(format!("{columns} > {}", params(next)));
             next += n;
         }
@@ -94,7 +108,7 @@ impl SyncPlan {
         let keys = ident_list(&self.keys, None);
         // A key with a NULL is in no range (and a filter may be what keeps it out of the job).
         let condition = std::iter::once(format!("NOT ({})", self.any_key_null_bare()))
-            .chain(range.predicate(&self.keys))
+            .chain(range.predicate_with(&self.keys, false))
             .collect::<Vec<_>>()
             .join(" AND ");
         format!(
@@ -116,13 +130,44 @@ impl SyncPlan {
     /// One batch's merge: the job's merge statement (incremental or append: a batch never
     /// deletes) over the rows of `range` in `window`; same result columns as
     /// [`SyncPlan::merge_statement`].
-    pub fn backfill_merge_statement(&self, kind: RunKind, window: Window, range: KeyRange) -> String {
+    ///
+    /// `insert_only`: the target holds no key of the range (see [`SyncPlan::backfill_range_taken`]),
+    /// so an upsert target gets a plain INSERT: a first load into an empty table pays for no
+    /// conflict handling. A key written into the range meanwhile raises a unique violation (the
+    /// batch is then merged again as an upsert).
+    pub fn backfill_merge_statement(
+        &self,
+        kind: RunKind,
+        window: Window,
+        range: KeyRange,
+        insert_only: bool,
+    ) -> String {
         let kind = if kind == RunKind::Full {
             RunKind::Incremental
         } else {
             kind
         };
-        self.merge_statement_of(kind, window, Some(&Slice::KeyRange(range)), None, true)
+        self.merge_statement_of(
+            kind,
+            window,
+            Some(&Slice::KeyRange(range)),
+            None,
+            true,
+            insert_only,
+        )
+    }
+
+    /// Whether the target already holds a key of `range` (its bounds from `$1`): an index
+    /// probe on the target's key.
+    pub fn backfill_range_taken(&self, range: KeyRange) -> String {
+        let range = KeyRange {
+            first_param: 1,
+            ..range
+        };
+        match range.predicate_with(&self.keys, false) {
+            Some(p) => format!("SELECT EXISTS (SELECT FROM {} WHERE {p})", self.target.sql()),
+            None => format!("SELECT EXISTS (SELECT FROM {})", self.target.sql()),
+        }
     }
 }
 
@@ -162,7 +207,10 @@ mod tests {
             after: true,
             upto: false,
         };
-        assert_eq!(last.predicate(&keys).unwrap(), "\"customer_id\" > $3");
+        assert_eq!(
+            last.predicate(&keys).unwrap(),
+            "(\"customer_id\" > $3 OR \"customer_id\" IS NULL)"
+        );
         let everything = KeyRange {
             first_param: 1,
             after: false,
@@ -209,14 +257,14 @@ mod tests {
             after: true,
             upto: true,
         };
-        let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range);
+        let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range, false);
         assert!(sql.contains(
             "FROM (SELECT * FROM \"ods\".\"customer\" WHERE \"customer_id\" > $3 AND \"customer_id\" <= $4) s \
              WHERE (s.\"updated_at\" <= $2 OR s.\"updated_at\" IS NULL)"
         ), "{sql}");
         assert!(sql.contains("ON CONFLICT (\"customer_id\") DO UPDATE"), "{sql}");
         // Never the deletes of a full run.
-        let full = plan.backfill_merge_statement(RunKind::Full, Window::Everything, range);
+        let full = plan.backfill_merge_statement(RunKind::Full, Window::Everything, range, false);
         assert!(!full.contains("DELETE"), "{full}");
         assert_eq!(first_key_param(Window::Everything), 1);
     }
@@ -230,16 +278,40 @@ mod tests {
             after: false,
             upto: true,
         };
-        let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range);
+        let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range, false);
         assert!(!sql.contains("RETURNING"), "{sql}");
         // A filter still applies, beside the range.
         plan.filter = Some("status <> 'void'".into());
         plan.strategy = MergeStrategy::DeleteInsert;
-        let sql = plan.backfill_merge_statement(RunKind::Append, Window::UpTo, range);
+        let sql = plan.backfill_merge_statement(RunKind::Append, Window::UpTo, range, false);
         assert!(
             sql.contains("WHERE \"customer_id\" <= $3 AND (\nstatus <> 'void'\n)) s"),
             "{sql}"
         );
         assert!(!sql.contains("replaced AS"), "{sql}");
+    }
+
+    #[test]
+    fn a_batch_into_an_empty_range_is_a_plain_insert() {
+        let plan = customer_plan();
+        let range = KeyRange {
+            first_param: 3,
+            after: true,
+            upto: true,
+        };
+        let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range, true);
+        assert!(!sql.contains("ON CONFLICT"), "{sql}");
+        assert!(sql.contains("INSERT INTO \"dw\".\"customer\" AS t"), "{sql}");
+        assert!(sql.contains("count(*) AS read"), "{sql}");
+        // Counted off the table's statistics: the range is read once, by the INSERT.
+        let mut counted = plan.clone();
+        counted.counts_from_table_stats = true;
+        let sql = counted.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range, true);
+        assert!(!sql.contains("count(*)"), "{sql}");
+        assert!(!sql.contains("RETURNING"), "{sql}");
+        assert_eq!(
+            plan.backfill_range_taken(range),
+            "SELECT EXISTS (SELECT FROM \"dw\".\"customer\" WHERE \"customer_id\" > $1 AND \"customer_id\" <= $2)"
+        );
     }
 }

@@ -498,12 +498,15 @@ impl SyncPlan {
             segment.map(|s| &s.slice),
             segment.and_then(|s| s.target_share.as_ref()),
             segment.is_none(),
+            false,
         )
     }
 
     /// The merge of the rows of `slice` (all of the window's when `None`); `share`: a full
     /// run's share of the target to delete from; `own_counts`: the statement may leave the
-    /// inserted and updated counts to the caller (see `counts_from_table_stats`).
+    /// inserted and updated counts to the caller (see `counts_from_table_stats`);
+    /// `insert_only`: the target holds none of the slice's keys (a backfill batch checked it),
+    /// so an upsert is a plain INSERT (a key written meanwhile raises a unique violation).
     pub(crate) fn merge_statement_of(
         &self,
         kind: RunKind,
@@ -511,6 +514,7 @@ impl SyncPlan {
         slice: Option<&Slice>,
         share: Option<&segment::TargetShare>,
         own_counts: bool,
+        insert_only: bool,
     ) -> String {
         let target = self.target.sql();
         let cols = self.column_list(None);
@@ -543,6 +547,7 @@ impl SyncPlan {
         let counts = match self.strategy {
             MergeStrategy::Upsert => {
                 let conflict = match kind {
+                    _ if insert_only => String::new(),
                     RunKind::Append => "DO NOTHING".to_string(),
                     _ if self.non_key_columns().next().is_none() => "DO NOTHING".to_string(),
                     _ => format!(
@@ -563,11 +568,15 @@ impl SyncPlan {
                 } else {
                     "(t.xmax = 0)".to_string()
                 };
-                let insert = format!(
-                    "INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
-                     ON CONFLICT ({keys}) {conflict}",
-                    keys = self.key_list(None)
-                );
+                let insert = if insert_only {
+                    format!("INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null}")
+                } else {
+                    format!(
+                        "INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
+                         ON CONFLICT ({keys}) {conflict}",
+                        keys = self.key_list(None)
+                    )
+                };
                 if self.counts_from_table_stats && own_counts {
                     // Executed to completion though nothing reads it; the caller counts.
                     ctes.push(format!("merged AS ({insert})"));
@@ -642,11 +651,19 @@ impl SyncPlan {
             "0::bigint"
         };
         // Result columns: rows_read, null_key_rows, deleted, inserted, updated.
+        let read = if insert_only && own_counts && self.counts_from_table_stats {
+            // Every row read is inserted (or the statement fails): the caller counts them off
+            // the table's statistics, and the window is read once.
+            "(SELECT NULL::bigint AS read, 0::bigint AS null_keys) r".to_string()
+        } else {
+            format!(
+                "(SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS null_keys FROM src) r",
+                self.any_key_null("src")
+            )
+        };
         format!(
-            "WITH {} SELECT r.read, r.null_keys, {deleted}, {counts}, \
-             (SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS null_keys FROM src) r",
-            ctes.join(", "),
-            self.any_key_null("src")
+            "WITH {} SELECT r.read, r.null_keys, {deleted}, {counts}, {read}",
+            ctes.join(", ")
         )
     }
 
