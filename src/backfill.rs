@@ -184,11 +184,11 @@ fn start(job: &Job, size: i32) -> SyncResult<Progress> {
         return Err(error_with_hint(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!(
-                "sync job \"{}\" was loaded already (its watermark is {watermark}): a backfill is a first load",
+                "sync job \"{}\" was loaded already: a backfill is a first load",
                 job.name
             ),
             format!(
-                "Its next sync_incremental reads what changed. To load it again from the beginning: SELECT sync_alter('{}', reset_watermark => true), then CALL sync_backfill('{}').",
+                "Its watermark is {watermark}: its next sync_incremental reads what changed. To load it again from the beginning: SELECT sync_alter('{}', reset_watermark => true), then CALL sync_backfill('{}').",
                 job.name, job.name
             ),
         ));
@@ -201,7 +201,9 @@ fn start(job: &Job, size: i32) -> SyncResult<Progress> {
         let plan = &resolved.plan;
         let window = window_of(&resolved);
         let watermark = match &plan.watermark {
-            Some(wm) => crate::window::safe_upper_bound(job, wm.kind, &resolved, RunKind::Incremental)?,
+            Some(wm) => {
+                crate::window::safe_upper_bound(job, wm.kind, &resolved, RunKind::Incremental)?
+            }
             None => None,
         };
         let bounds = crate::window::for_window(plan, window, &None, &watermark);
@@ -211,7 +213,9 @@ fn start(job: &Job, size: i32) -> SyncResult<Progress> {
             .context("checking the source for NULL keys")?
             .unwrap_or(false);
         if null_keys {
-            return Err(crate::merge::null_key_error(job, &resolved, window, &args, 1));
+            return Err(crate::merge::null_key_error(
+                job, &resolved, window, &args, 1,
+            ));
         }
         let estimated = crate::parallel::estimate_rows(&plan.source_rows(window), &args)?;
         Ok((watermark, estimated.round() as i64))
@@ -271,7 +275,11 @@ fn batch(job: &Job, progress: Progress, size: i32) -> SyncResult<Step> {
             let upper = merge_batch(job, &progress, kind, size, record)?;
             let last = upper.is_none();
             *bound.lock().unwrap_or_else(|p| p.into_inner()) = upper;
-            Ok(if last { progress.watermark.clone() } else { None })
+            Ok(if last {
+                progress.watermark.clone()
+            } else {
+                None
+            })
         })?
     };
     let upper = bound.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -381,8 +389,11 @@ fn merge_batch(
         after: after.is_some(),
         upto: upto.is_some(),
     };
-    let key_args: Vec<DatumWithOid<'static>> =
-        after.into_iter().flatten().chain(upto.into_iter().flatten()).collect();
+    let key_args: Vec<DatumWithOid<'static>> = after
+        .into_iter()
+        .flatten()
+        .chain(upto.into_iter().flatten())
+        .collect();
     // An upsert into a range of the target that holds no key yet (a first load into an empty
     // table: every batch) is a plain INSERT.
     let insert_only = plan.strategy == MergeStrategy::Upsert
@@ -514,15 +525,18 @@ fn typed_key(
     types: &[pg_sys::Oid],
     key: &serde_json::Value,
 ) -> SyncResult<Vec<DatumWithOid<'static>>> {
-    let values = key.as_array().filter(|v| v.len() == types.len()).ok_or_else(|| {
-        error(
-            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-            format!(
-                "sync job \"{}\": the backfill's last key {key} does not match the job's key",
-                job.name
-            ),
-        )
-    })?;
+    let values = key
+        .as_array()
+        .filter(|v| v.len() == types.len())
+        .ok_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!(
+                    "sync job \"{}\": the backfill's last key {key} does not match the job's key",
+                    job.name
+                ),
+            )
+        })?;
     values
         .iter()
         .zip(types)
@@ -532,7 +546,10 @@ fn typed_key(
                 serde_json::Value::Null => {
                     return Err(error(
                         PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                        format!("sync job \"{}\": the backfill's key {key} has a NULL", job.name),
+                        format!(
+                            "sync job \"{}\": the backfill's key {key} has a NULL",
+                            job.name
+                        ),
                     ))
                 }
                 other => other.to_string(),

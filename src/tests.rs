@@ -732,4 +732,121 @@ mod tests {
             report.hint()
         );
     }
+
+    /// One `sync_backfill_step` (what `CALL sync_backfill` runs and commits per batch):
+    /// (batch, rows_read, rows_done, done).
+    fn backfill_step(job: &str) -> (Option<i32>, i64, i64, bool) {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    &format!(
+                        "SELECT batch, rows_read, rows_done, done FROM sync_backfill_step('{job}')"
+                    ),
+                    None,
+                    &[],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<i32>(1)?,
+                row.get::<i64>(2)?.unwrap_or(-1),
+                row.get::<i64>(3)?.unwrap_or(-1),
+                row.get::<bool>(4)?.unwrap_or(false),
+            ))
+        })
+        .unwrap()
+    }
+
+    #[pg_test]
+    fn backfill_loads_key_ranges_then_hands_its_start_bound_to_the_watermark() {
+        customers(true);
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at', backfill_batch => 30)");
+        assert_eq!(backfill_step("customer"), (Some(1), 30, 30, false));
+        assert_eq!(one::<i64>("SELECT count(*) FROM dw.customer"), 30);
+        assert_eq!(
+            one::<i64>("SELECT max(customer_id)::int8 FROM dw.customer"),
+            30
+        );
+        assert!(
+            Spi::get_one::<String>("SELECT watermark FROM insync.job_state")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(backfill_step("customer"), (Some(2), 30, 60, false));
+        assert_eq!(backfill_step("customer"), (Some(3), 30, 90, false));
+        // Fewer than a batch left: the last, open-ended range.
+        assert_eq!(backfill_step("customer"), (Some(4), 10, 100, true));
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+        assert!(one::<bool>(
+            "SELECT s.watermark = b.watermark AND b.state = 'done' FROM insync.job_state s JOIN insync.backfills b USING (job_name)"
+        ));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM insync.runs WHERE backfill_batch IS NOT NULL AND status = 'succeeded'"),
+            4
+        );
+        // Done: a further step does nothing.
+        assert_eq!(backfill_step("customer"), (None, 0, 100, true));
+        // Changes after the start bound are the next incremental run's.
+        run("UPDATE ods.customer SET name = 'changed', updated_at = clock_timestamp() WHERE customer_id IN (5, 95)");
+        settle();
+        assert_eq!(
+            one::<i64>("SELECT rows_updated FROM sync_incremental('customer')"),
+            2
+        );
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+    }
+
+    #[pg_test]
+    fn backfill_of_a_composite_key_with_hostile_names_into_a_target_without_unique_index() {
+        run("CREATE SCHEMA \"s;x\"");
+        run("CREATE TABLE \"s;x\".src (\"Tenant Id\" text, \"n\"\"o\" int, v text, ts timestamptz NOT NULL, \
+             PRIMARY KEY (\"Tenant Id\", \"n\"\"o\"))");
+        run(
+            "INSERT INTO \"s;x\".src SELECT t, g, 'v' || g, clock_timestamp() - interval '1 hour' \
+             FROM unnest('{a,b''c,d}'::text[]) t, generate_series(1, 25) g",
+        );
+        run(
+            "CREATE TABLE \"s;x\".dst (\"Tenant Id\" text, \"n\"\"o\" int, v text, ts timestamptz)",
+        );
+        run(
+            "SELECT * FROM sync_define('odd', source => '\"s;x\".src', target => '\"s;x\".dst', \
+             key => '{Tenant Id,n\"o}', watermark => 'ts', backfill_batch => 20)",
+        );
+        let mut steps = 0;
+        while !backfill_step("odd").3 {
+            steps += 1;
+            assert!(steps < 10, "the backfill does not end");
+        }
+        // 100 rows in batches of 20: five ranges and the empty open-ended one.
+        assert_eq!(one::<i32>("SELECT batches FROM insync.backfills"), 6);
+        assert_eq!(differences("\"s;x\".src", "\"s;x\".dst"), 0);
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) - count(DISTINCT (\"Tenant Id\", \"n\"\"o\")) FROM \"s;x\".dst"
+            ),
+            0
+        );
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT last_key FROM insync.backfills").0,
+            serde_json::json!(["d", 25])
+        );
+    }
+
+    #[pg_test(error = "sync job \"customer\" has a backfill in progress")]
+    fn runs_are_refused_while_a_backfill_is_in_progress() {
+        customers(true);
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at')");
+        // No backfill_batch on the job: the step is given a size.
+        run("SELECT * FROM sync_backfill_step('customer', batch_size => 50)");
+        run("SELECT * FROM sync_incremental('customer')");
+    }
+
+    #[pg_test(error = "sync job \"customer\" was loaded already: a backfill is a first load")]
+    fn a_loaded_job_is_not_backfilled() {
+        customers(true);
+        define_customer();
+        run("SELECT * FROM sync_incremental('customer')");
+        run("SELECT * FROM sync_backfill_step('customer', batch_size => 50)");
+    }
 }

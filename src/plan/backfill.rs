@@ -111,8 +111,11 @@ impl SyncPlan {
             .chain(range.predicate_with(&self.keys, false))
             .collect::<Vec<_>>()
             .join(" AND ");
+        // The JSON is built for the one row found, not for every key skipped (an index-only
+        // scan of the key's index when the source is vacuumed).
         format!(
-            "SELECT pg_catalog.jsonb_build_array({keys}) FROM {} WHERE {condition} ORDER BY {keys} OFFSET {} LIMIT 1",
+            "SELECT pg_catalog.jsonb_build_array({keys}) FROM (SELECT {keys} FROM {} WHERE {condition} \
+             ORDER BY {keys} OFFSET {} LIMIT 1) b",
             self.source.sql(),
             batch.max(1) - 1
         )
@@ -165,7 +168,10 @@ impl SyncPlan {
             ..range
         };
         match range.predicate_with(&self.keys, false) {
-            Some(p) => format!("SELECT EXISTS (SELECT FROM {} WHERE {p})", self.target.sql()),
+            Some(p) => format!(
+                "SELECT EXISTS (SELECT FROM {} WHERE {p})",
+                self.target.sql()
+            ),
             None => format!("SELECT EXISTS (SELECT FROM {})", self.target.sql()),
         }
     }
@@ -231,21 +237,23 @@ mod tests {
             middle.predicate(&keys).unwrap(),
             "ROW(\"tenant\", \"customer_id\") > ROW($3, $4) AND ROW(\"tenant\", \"customer_id\") <= ROW($5, $6)"
         );
-        assert!(middle.describe(&keys).starts_with("key range of (\"tenant\", \"customer_id\")"));
+        assert!(middle
+            .describe(&keys)
+            .starts_with("key range of (\"tenant\", \"customer_id\")"));
     }
 
     #[test]
     fn the_next_bound_reads_keys_in_key_order() {
         assert_eq!(
             customer_plan().backfill_next_bound(false, 1000),
-            "SELECT pg_catalog.jsonb_build_array(\"customer_id\") FROM \"ods\".\"customer\" \
-             WHERE NOT (\"customer_id\" IS NULL) ORDER BY \"customer_id\" OFFSET 999 LIMIT 1"
+            "SELECT pg_catalog.jsonb_build_array(\"customer_id\") FROM (SELECT \"customer_id\" FROM \"ods\".\"customer\" \
+             WHERE NOT (\"customer_id\" IS NULL) ORDER BY \"customer_id\" OFFSET 999 LIMIT 1) b"
         );
         assert_eq!(
             composite_plan().backfill_next_bound(true, 1),
-            "SELECT pg_catalog.jsonb_build_array(\"tenant\", \"customer_id\") FROM \"ods\".\"customer\" \
+            "SELECT pg_catalog.jsonb_build_array(\"tenant\", \"customer_id\") FROM (SELECT \"tenant\", \"customer_id\" FROM \"ods\".\"customer\" \
              WHERE NOT (\"tenant\" IS NULL OR \"customer_id\" IS NULL) \
-             AND ROW(\"tenant\", \"customer_id\") > ROW($1, $2) ORDER BY \"tenant\", \"customer_id\" OFFSET 0 LIMIT 1"
+             AND ROW(\"tenant\", \"customer_id\") > ROW($1, $2) ORDER BY \"tenant\", \"customer_id\" OFFSET 0 LIMIT 1) b"
         );
     }
 
@@ -262,7 +270,10 @@ mod tests {
             "FROM (SELECT * FROM \"ods\".\"customer\" WHERE \"customer_id\" > $3 AND \"customer_id\" <= $4) s \
              WHERE (s.\"updated_at\" <= $2 OR s.\"updated_at\" IS NULL)"
         ), "{sql}");
-        assert!(sql.contains("ON CONFLICT (\"customer_id\") DO UPDATE"), "{sql}");
+        assert!(
+            sql.contains("ON CONFLICT (\"customer_id\") DO UPDATE"),
+            "{sql}"
+        );
         // Never the deletes of a full run.
         let full = plan.backfill_merge_statement(RunKind::Full, Window::Everything, range, false);
         assert!(!full.contains("DELETE"), "{full}");
@@ -301,7 +312,10 @@ mod tests {
         };
         let sql = plan.backfill_merge_statement(RunKind::Incremental, Window::UpTo, range, true);
         assert!(!sql.contains("ON CONFLICT"), "{sql}");
-        assert!(sql.contains("INSERT INTO \"dw\".\"customer\" AS t"), "{sql}");
+        assert!(
+            sql.contains("INSERT INTO \"dw\".\"customer\" AS t"),
+            "{sql}"
+        );
         assert!(sql.contains("count(*) AS read"), "{sql}");
         // Counted off the table's statistics: the range is read once, by the INSERT.
         let mut counted = plan.clone();
