@@ -810,15 +810,16 @@ mod tests {
         );
         run(
             "SELECT * FROM sync_define('odd', source => '\"s;x\".src', target => '\"s;x\".dst', \
-             key => '{Tenant Id,n\"o}', watermark => 'ts', backfill_batch => 20)",
+             key => ARRAY['Tenant Id', 'n\"o'], watermark => 'ts', backfill_batch => 20)",
         );
         let mut steps = 0;
         while !backfill_step("odd").3 {
             steps += 1;
             assert!(steps < 10, "the backfill does not end");
         }
-        // 100 rows in batches of 20: five ranges and the empty open-ended one.
-        assert_eq!(one::<i32>("SELECT batches FROM insync.backfills"), 6);
+        // 75 rows in batches of 20: three ranges and the open-ended one of 15.
+        assert_eq!(one::<i32>("SELECT batches FROM insync.backfills"), 4);
+        assert_eq!(one::<i64>("SELECT rows_done FROM insync.backfills"), 75);
         assert_eq!(differences("\"s;x\".src", "\"s;x\".dst"), 0);
         assert_eq!(
             one::<i64>(
@@ -828,7 +829,7 @@ mod tests {
         );
         assert_eq!(
             one::<pgrx::JsonB>("SELECT last_key FROM insync.backfills").0,
-            serde_json::json!(["d", 25])
+            serde_json::json!(["d", 10])
         );
     }
 
