@@ -370,20 +370,32 @@ fn merge_batch(
         .map(|k| typed_key(job, &key_types, k))
         .transpose()?;
     let plan = &resolved.plan;
-    let probe = plan.backfill_next_bound(after.is_some(), size as u64);
-    let upper = Spi::connect(|client| {
-        let rows = client.select(&probe, Some(1), after.as_deref().unwrap_or(&[]))?;
-        match rows.into_iter().next() {
-            Some(row) => row.get::<pgrx::JsonB>(1),
-            None => Ok(None),
-        }
-    })
-    .context("finding the batch's keys")?
-    .map(|j| j.0);
-    let upto = upper
+    let probe = |sql: &str, args: &[DatumWithOid<'static>]| {
+        Spi::connect(|client| {
+            let rows = client.select(sql, Some(1), args)?;
+            match rows.into_iter().next() {
+                Some(row) => row.get::<pgrx::JsonB>(1),
+                None => Ok(None),
+            }
+        })
+        .context("finding the batch's keys")
+        .map(|j| j.map(|j| j.0))
+    };
+    let mut upper = probe(
+        &plan.backfill_next_bound(after.is_some(), size as u64),
+        after.as_deref().unwrap_or(&[]),
+    )?;
+    let mut upto = upper
         .as_ref()
         .map(|k| typed_key(job, &key_types, k))
         .transpose()?;
+    if let Some(bound) = &upto {
+        // No key after the bound: this is the last batch (open-ended), not an empty one after it.
+        if probe(&plan.backfill_next_bound(true, 1), bound)?.is_none() {
+            upper = None;
+            upto = None;
+        }
+    }
     let range = KeyRange {
         first_param: first_key_param(window),
         after: after.is_some(),
@@ -397,9 +409,13 @@ fn merge_batch(
     // An upsert into a range of the target that holds no key yet (a first load into an empty
     // table: every batch) is a plain INSERT.
     let insert_only = plan.strategy == MergeStrategy::Upsert
-        && !Spi::get_one_with_args::<bool>(&plan.backfill_range_taken(range), &key_args)
-            .context("probing the target for the batch's keys")?
-            .unwrap_or(true);
+        // Through the target's unique index on the key: a target just filled has no statistics
+        // yet, and a sequential scan of it would cost more than the batch.
+        && !crate::settings::with_settings(&[(c"enable_seqscan", c"off")], || {
+            Spi::get_one_with_args::<bool>(&plan.backfill_range_taken(range), &key_args)
+        })
+        .context("probing the target for the batch's keys")?
+        .unwrap_or(true);
     let bounds = crate::window::for_window(plan, window, &None, &progress.watermark);
     let mut args = crate::window::args_of(&bounds);
     args.extend(key_args);

@@ -63,7 +63,7 @@ SELECT count(*) AS copied, max(id) AS up_to FROM bfk.dst;
 -- A row the backfill already loaded changes meanwhile.
 UPDATE bfk.src SET v = 'changed', ts = now() WHERE id = 100;
 
--- 3. Resumed: batches 4 and 5 (the last, open-ended one).
+-- 3. Resumed: batches 4 and 5 (the last, open-ended one: no key lies after its bound).
 SELECT pg_advisory_unlock(4242);
 TRUNCATE bfk.gate;
 CALL sync_backfill('bfk');
