@@ -8,21 +8,22 @@ PORT=${INSYNC_BENCH_PORT:-54331}
 DIR=${INSYNC_BENCH_DIR:-/tmp/insync-bench}
 ROWS=${BENCH_ROWS:-5000000}
 BATCH=${BENCH_BATCH:-500000}
+AUTOVACUUM=${BENCH_AUTOVACUUM:-false}
 SETTINGS=(shared_buffers=4GB max_wal_size=16GB checkpoint_timeout=1h)
 source "$(dirname "$0")/lib.sh"
 
-echo "setup: $ROWS source rows; backfill in batches of $BATCH"
+echo "setup: $ROWS source rows; backfill in batches of $BATCH; autovacuum on the targets: $AUTOVACUUM"
 psql <<SQL
 CREATE EXTENSION insync;
 CREATE TABLE src (id bigint PRIMARY KEY, customer_id int, amount numeric(12,2), note text,
                   updated_at timestamptz NOT NULL);
 INSERT INTO src SELECT g, g % 50000, (g % 1000) / 10.0, md5(g::text),
        '2026-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, $ROWS) g;
--- Autovacuum off on the targets: the hand-written load commits once, so autovacuum reaches its
--- table only after the timing ends, while every committed batch makes the insync target
--- eligible mid-load; either table gets the same vacuum afterwards, outside the timing.
-CREATE TABLE dst_hand (LIKE src INCLUDING ALL) WITH (autovacuum_enabled = false);
-CREATE TABLE dst_insync (LIKE src INCLUDING ALL) WITH (autovacuum_enabled = false);
+-- Autovacuum off on the targets (BENCH_AUTOVACUUM=true keeps it): the hand-written load commits
+-- once, so autovacuum reaches its table only after the timing ends, while every committed batch
+-- makes the insync target eligible mid-load; either table gets the same vacuum afterwards.
+CREATE TABLE dst_hand (LIKE src INCLUDING ALL) WITH (autovacuum_enabled = $AUTOVACUUM);
+CREATE TABLE dst_insync (LIKE src INCLUDING ALL) WITH (autovacuum_enabled = $AUTOVACUUM);
 SELECT job_name FROM sync_define('load', source => 'src', target => 'dst_insync', key => '{id}',
                                  watermark => 'updated_at', backfill_batch => $BATCH);
 SQL
