@@ -409,8 +409,9 @@ pub fn remap(
                             Ok((
                                 r.get::<String>(1)?,
                                 r.get::<String>(2)?,
-                                r.get::<i64>(3)?.unwrap_or(0),
+                                r.get::<i64>(3)?,
                                 r.get::<i64>(4)?.unwrap_or(0),
+                                r.get::<i64>(5)?.unwrap_or(0),
                             ))
                         })
                         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
@@ -423,18 +424,30 @@ pub fn remap(
         (Some(before), Some(after)) => Some(after - before),
         _ => None,
     };
+    let left = pairs.iter().map(|p| p.4).max().unwrap_or(0);
+    if left > 0 {
+        error_with_hint(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "{FUNCTION}: {left} row(s) of {} were changed or deleted by another transaction during the remap and were left as they are",
+                t.display()
+            ),
+            "Run remap_dimension again to remap what they hold now.",
+        )
+        .report(pgrx::PgLogLevel::WARNING);
+    }
     let mut lines: Vec<RemapLine> = pairs
         .into_iter()
-        .map(
-            |(old_value, new_value, rows_changed, rows_merged)| RemapLine {
+        .filter_map(|(old_value, new_value, rows_changed, rows_merged, _)| {
+            Some(RemapLine {
                 old_value,
                 new_value,
-                rows_changed,
+                rows_changed: rows_changed?,
                 rows_merged,
                 rows_examined: examined,
                 batch_id,
-            },
-        )
+            })
+        })
         .collect();
     if lines.is_empty() {
         lines.push(RemapLine {

@@ -165,7 +165,7 @@ impl DedupPlan {
                FROM {table} t WHERE {not_null} WINDOW w AS (PARTITION BY {tkeys} ORDER BY {order})) r \
               WHERE r.insync_rank > 1 OR r.insync_more), \
              dups AS MATERIALIZED (SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
-                 (SELECT t AS insync_row, {flat} FROM {table} t \
+                 (SELECT {flat} FROM {table} t \
                    WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x), \
              groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
                  FROM dups d GROUP BY {dkeys}), \
@@ -223,8 +223,7 @@ impl DedupPlan {
             .join(" AND ");
         format!(
             "WITH {diagnosis}, \
-             victims AS (SELECT d.insync_tableoid, d.insync_ctid, g.cause, {key_json} AS key, \
-                 pg_catalog.row_to_json(d.insync_row) AS row_data \
+             victims AS (SELECT d.insync_tableoid, d.insync_ctid, g.cause, {key_json} AS key \
                FROM dups d JOIN diagnosed g ON {join_keys} \
               WHERE d.insync_rank > 1 AND (g.cause <> 'distinct_rows' OR $2::bool)), \
              {removal} \
@@ -242,21 +241,19 @@ impl DedupPlan {
             } else {
                 format!(
                     // `ctid = ANY(array)` is a TID scan whatever the planner guesses of the victims.
-                    "removed AS (DELETE FROM {table} t \
-                       WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)){same_partition} \
-                       RETURNING {tableoid} AS insync_tableoid, t.ctid AS insync_ctid), \
+                    "removed AS (DELETE FROM {table} t USING victims v \
+                       WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)) AND {same_victim} \
+                       RETURNING v.key, v.cause, pg_catalog.row_to_json(t) AS row_data), \
                      quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, reason, removed_by) \
-                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, v.key, v.row_data, v.cause, {opener} \
-                         FROM removed r JOIN victims v \
-                           ON v.insync_ctid = r.insync_ctid AND v.insync_tableoid = r.insync_tableoid \
+                       SELECT $1::bigint, $4::pg_catalog.oid::pg_catalog.regclass, {name}, r.key, r.row_data, r.cause, {opener} \
+                         FROM removed r \
                        RETURNING reason)",
                     name = quote_literal(&format!("{}.{}", self.table.schema, self.table.name)),
                     opener = super::quarantine::batch_opener("$1", "$4"),
-                    tableoid = if self.partitioned { "t.tableoid" } else { "0::oid" },
-                    same_partition = if self.partitioned {
-                        " AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"
+                    same_victim = if self.partitioned {
+                        "t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid"
                     } else {
-                        ""
+                        "t.ctid = v.insync_ctid"
                     },
                 )
             },
@@ -358,11 +355,18 @@ mod tests {
     #[test]
     fn dedup_quarantines_in_the_same_statement_and_honours_dry_run() {
         let sql = orders().dedup(false);
-        assert!(sql.contains("removed AS (DELETE FROM \"dw\".\"orders\" t WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)) RETURNING"), "{sql}");
+        // The removed rows' images come from the delete itself: no whole-row copy is carried.
+        assert!(sql.contains("removed AS (DELETE FROM \"dw\".\"orders\" t USING victims v \
+                       WHERE t.ctid = ANY (ARRAY(SELECT v.insync_ctid FROM victims v)) AND t.ctid = v.insync_ctid \
+                       RETURNING v.key, v.cause, pg_catalog.row_to_json(t) AS row_data)"), "{sql}");
+        assert!(!sql.contains("insync_row"), "{sql}");
         let mut partitioned = orders();
         partitioned.partitioned = true;
         let sql_p = partitioned.dedup(false);
-        assert!(sql_p.contains("AND (t.tableoid, t.ctid) IN (SELECT v.insync_tableoid, v.insync_ctid FROM victims v)"), "{sql_p}");
+        assert!(
+            sql_p.contains("AND t.ctid = v.insync_ctid AND t.tableoid = v.insync_tableoid"),
+            "{sql_p}"
+        );
         assert!(
             sql_p.contains(
                 "WHERE t.ctid = r.insync_ctid AND t.tableoid = r.insync_tableoid OFFSET 0"

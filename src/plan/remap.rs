@@ -224,16 +224,19 @@ impl RemapPlan {
         )
     }
 
-    /// Per (old, new) pair, what would change: `old_value, new_value, rows, 0` (a dry run).
+    /// Per (old, new) pair, what would change: `old_value, new_value, rows, 0, 0` (a dry run).
     pub fn preview(&self) -> String {
         format!(
-            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*), 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
+            "WITH {} SELECT c.insync_old, c.insync_new, pg_catalog.count(*), 0::bigint, 0::bigint FROM changed c GROUP BY 1, 2 ORDER BY 1, 2",
             self.changed()
         )
     }
 
     /// Remaps without collisions: `$1` = quarantine batch id, `$2` = the target's OID.
-    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0)`.
+    /// Returns per (old, new) pair: `old_value, new_value, rows_changed, rows_merged (0),
+    /// rows_left`, the last the same on every row: changed rows another transaction changed or
+    /// deleted before the update reached them, left as they are (a row with NULL pair and
+    /// counts when nothing was updated).
     pub fn update(&self) -> String {
         match &self.row_key {
             Some(key) => self.slim_update(key),
@@ -244,77 +247,118 @@ impl RemapPlan {
     /// A remap of a table with a row key: the rows changed only in `column`, so the quarantine
     /// keeps, per join key, old and new value, the changed rows' keys (at most
     /// [`ROWS_PER_ENTRY`] per entry) — no per-row before-image is built or written.
+    ///
+    /// One pass finds the changed rows (`changed`: TID, join key, old value); their distinct
+    /// (join key, old value) pairs are few (`pairs`, numbered). The update reads the changed
+    /// rows by TID and joins them to `pairs`, a small hash table, on the join key and the old
+    /// value, so every updated row returns the pair whose old value it had. A row another
+    /// transaction changed or deleted meanwhile is not updated (its new version is not among
+    /// the TIDs): the statement returns how many were left.
     fn slim_update(&self, row_key: &[String]) -> String {
         let col = quote_ident(&self.column);
-        let r = |i: usize| format!("insync_r{i}");
-        let j = |i: usize| format!("insync_j{i}");
-        // Values travel as their json text: entries group by it (any column type groups,
-        // whatever operators it has) and it goes into the entry as it is, so nothing is
-        // aggregated per row but the row keys. The join key's json is the dimension's (equal
-        // to the row's), except for a join column that is the remapped column (an org map):
-        // that is the row's old value.
-        let returned = row_key
+        let join = &self.source.join;
+        let k = |i: usize| format!("insync_k{i}");
+        let list = |items: Vec<String>| items.join(", ");
+        // The dimension's side of the join key: its type groups (the dimension is grouped by
+        // it already) and joins the row's side with the job's own operator. The dimension's
+        // current rows are read twice rather than shared as a CTE: inline, the planner hashes
+        // the (small) dimension, not the target.
+        let changed_keys = list(
+            join.iter()
+                .enumerate()
+                .map(|(i, (_, d))| format!("c.{} AS {}", quote_ident(d), k(i)))
+                .collect(),
+        );
+        let pair_keys = list((0..join.len()).map(|i| format!("ch.{}", k(i))).collect());
+        let pair_to_current = join
             .iter()
             .enumerate()
-            .map(|(i, k)| format!("t.{} AS {}", quote_ident(k), r(i)))
-            .chain(self.source.join.iter().enumerate().map(|(i, (k, _))| {
-                if *k == self.column {
-                    format!(
-                        "pg_catalog.to_json(c.insync_before_value)::text AS {}",
-                        j(i)
-                    )
-                } else {
-                    format!("c.insync_dj{i} AS {}", j(i))
-                }
-            }))
+            .map(|(i, (_, d))| format!("c.{} = g.{}", quote_ident(d), k(i)))
             .collect::<Vec<_>>()
-            .join(", ");
+            .join(" AND ");
+        let dim_json = join
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| {
+                format!(
+                    ", pg_catalog.to_json(c.{})::text AS insync_dj{i}",
+                    quote_ident(d)
+                )
+            })
+            .collect::<String>();
+        let row_to_pair = join
+            .iter()
+            .enumerate()
+            .map(|(i, (f, _))| format!("t.{} = m.{}", quote_ident(f), k(i)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let returned = list(
+            row_key
+                .iter()
+                .enumerate()
+                .map(|(i, r)| format!("t.{} AS insync_r{i}", quote_ident(r)))
+                .collect(),
+        );
         // A row's key: its value, or an array of its values for a key of several columns
         // (no per-row object: the names are in row_key_columns).
         let ids = if row_key.len() == 1 {
-            format!("u.{}", r(0))
+            "u.insync_r0".to_string()
         } else {
             format!(
                 "pg_catalog.json_build_array({})",
-                (0..row_key.len())
-                    .map(|i| format!("u.{}", r(i)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                list(
+                    (0..row_key.len())
+                        .map(|i| format!("u.insync_r{i}"))
+                        .collect()
+                )
             )
         };
-        let key = self
-            .source
-            .join
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| format!("{}, u.{}::json", quote_literal(k), j(i)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let group_by = (0..self.source.join.len())
-            .map(|i| format!("u.{}", j(i)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // The entry's key: the join key's json is the dimension's (equal to the row's), except
+        // for a join column that is the remapped column (an org map): that is the old value.
+        let key = list(
+            join.iter()
+                .enumerate()
+                .map(|(i, (f, _))| {
+                    let value = if *f == self.column {
+                        "m.insync_before".to_string()
+                    } else {
+                        format!("m.insync_dj{i}")
+                    };
+                    format!("{}, {value}::json", quote_literal(f))
+                })
+                .collect(),
+        );
         format!(
-            "WITH {changed}, \
-             updated AS (UPDATE {target} t SET {col} = c.insync_value FROM changed c \
-                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {same} \
-                 RETURNING {returned}, pg_catalog.to_json(c.insync_before_value)::text AS insync_before, \
-                     c.insync_after, c.insync_old, c.insync_new), \
-             entries AS MATERIALIZED (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows, \
-                 pg_catalog.json_build_object({key})::jsonb AS insync_key, \
-                 pg_catalog.json_build_object({col_literal}, u.insync_before::json) AS insync_before, \
-                 pg_catalog.json_build_object({col_literal}, u.insync_after::json) AS insync_after, \
+            "WITH changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {changed_keys}, \
+                 t.{col}::text AS insync_old, pg_catalog.to_json(t.{col})::text AS insync_before \
+               FROM {target} t JOIN ({cur}) c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}), \
+             pairs AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS insync_pair, g.*, c.insync_value, \
+                 c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
+               FROM (SELECT {pair_keys}, ch.insync_old, ch.insync_before, pg_catalog.count(*) AS insync_seen FROM changed ch \
+                     GROUP BY {pair_keys}, ch.insync_old, ch.insync_before) g JOIN ({cur}) c ON {pair_to_current}), \
+             updated AS (UPDATE {target} t SET {col} = m.insync_value FROM pairs m \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {row_to_pair} \
+                   AND t.{col}::text IS NOT DISTINCT FROM m.insync_old \
+                 RETURNING {returned}, m.insync_pair), \
+             entries AS MATERIALIZED (SELECT u.insync_pair, pg_catalog.count(*) AS insync_rows, \
                  pg_catalog.json_agg({ids}) AS insync_row_keys \
                FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
-               GROUP BY {group_by}, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part), \
+               GROUP BY u.insync_pair, u.insync_part), \
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
-                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, e.insync_key, e.insync_before, e.insync_after, {col_literal}, \
+                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, pg_catalog.json_build_object({key})::jsonb, \
+                        pg_catalog.json_build_object({col_literal}, m.insync_before::json), \
+                        pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
                         e.insync_row_keys, {key_columns}, 'remapped', {opener} \
-                   FROM entries e RETURNING 1) \
-             SELECT e.insync_old, e.insync_new, pg_catalog.sum(e.insync_rows)::bigint, 0::bigint FROM entries e GROUP BY 1, 2 ORDER BY 1, 2",
-            changed = self.changed(),
+                   FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair RETURNING 1) \
+             SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
+               FROM (SELECT ((SELECT pg_catalog.sum(m.insync_seen) FROM pairs m) \
+                             - coalesce((SELECT pg_catalog.sum(e.insync_rows) FROM entries e), 0))::bigint AS insync_left) l \
+               LEFT JOIN (SELECT m.insync_old, m.insync_new, pg_catalog.sum(e.insync_rows)::bigint AS insync_rows \
+                   FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair GROUP BY 1, 2) x ON true ORDER BY 1, 2",
+            cur = self.source.current_rows(),
             target = self.target.sql(),
-            same = self.same_row("c.insync_rid", "c.insync_roid"),
+            on = self.join_condition(),
+            blocks = self.block_range(),
             col_literal = quote_literal(&self.column),
             per_entry = ROWS_PER_ENTRY,
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
@@ -338,7 +382,10 @@ impl RemapPlan {
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, changed_column, reason, removed_by) \
                  SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, {key}, u.insync_before, {col_literal}, 'remapped', {opener} \
                    FROM updated u RETURNING 1) \
-             SELECT u.insync_old, u.insync_new, pg_catalog.count(*), 0::bigint FROM updated u GROUP BY 1, 2 ORDER BY 1, 2",
+             SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
+               FROM (SELECT (SELECT pg_catalog.count(*) FROM changed) - (SELECT pg_catalog.count(*) FROM updated) AS insync_left) l \
+               LEFT JOIN (SELECT u.insync_old, u.insync_new, pg_catalog.count(*) AS insync_rows FROM updated u GROUP BY 1, 2) x ON true \
+              ORDER BY 1, 2",
             changed = self.changed(),
             target = self.target.sql(),
             col = quote_ident(&self.column),
@@ -498,7 +545,7 @@ impl RemapPlan {
     pub fn merge_preview(&self) -> String {
         format!(
             "WITH {} SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
-                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps), 0::bigint \
                FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
             self.merge_fate()
         )
@@ -541,7 +588,7 @@ impl RemapPlan {
                    FROM fate f LEFT JOIN kept k ON k.insync_keep_rid = f.insync_rid AND k.insync_keep_roid = f.insync_roid \
                  RETURNING 1) \
              SELECT f.insync_old, f.insync_new, pg_catalog.count(*), \
-                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps) \
+                    pg_catalog.count(*) FILTER (WHERE NOT f.insync_keeps), 0::bigint \
                FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2",
             fate = self.merge_fate(),
             target = self.target.sql(),
@@ -635,17 +682,37 @@ mod tests {
             sql.contains("pg_catalog.json_agg(u.insync_r0) AS insync_row_keys"),
             "{sql}"
         );
+        // The changed rows are found once; their (join key, old value) pairs are numbered.
         assert!(
-            sql.contains("RETURNING t.\"sale_id\" AS insync_r0, c.insync_dj0 AS insync_j0"),
+            sql.contains("changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, c.\"store_id\" AS insync_k0, \
+                 t.\"store_org_id\"::text AS insync_old, pg_catalog.to_json(t.\"store_org_id\")::text AS insync_before"),
             "{sql}"
         );
-        // One entry per join key, (old, new) pair and slice of 10,000 rows.
+        assert!(
+            sql.contains("GROUP BY ch.insync_k0, ch.insync_old, ch.insync_before) g JOIN (SELECT d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d) c ON c.\"store_id\" = g.insync_k0"),
+            "{sql}"
+        );
+        // The update reads them by TID and re-checks the old value against the pair it returns.
+        assert!(
+            sql.contains(
+                "UPDATE \"dw\".\"sales\" t SET \"store_org_id\" = m.insync_value FROM pairs m \
+                 WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND t.\"store_id\" = m.insync_k0 \
+                   AND t.\"store_org_id\"::text IS NOT DISTINCT FROM m.insync_old \
+                 RETURNING t.\"sale_id\" AS insync_r0, m.insync_pair"
+            ),
+            "{sql}"
+        );
+        // One entry per (join key, old value) pair and slice of 10,000 rows.
         assert!(
             sql.contains("(pg_catalog.row_number() OVER () - 1) / 10000 AS insync_part"),
             "{sql}"
         );
         assert!(
-            sql.contains("GROUP BY u.insync_j0, u.insync_before, u.insync_after, u.insync_old, u.insync_new, u.insync_part"),
+            sql.contains("GROUP BY u.insync_pair, u.insync_part"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("json_build_object('store_id', m.insync_dj0::json)::jsonb"),
             "{sql}"
         );
         assert!(sql.contains("'store_org_id', e.insync_row_keys, ARRAY['sale_id']::pg_catalog.text[], 'remapped'"), "{sql}");
@@ -653,7 +720,7 @@ mod tests {
         plan.source.join = vec![("store_org_id".into(), "org_id".into())];
         assert!(plan
             .update()
-            .contains("pg_catalog.to_json(c.insync_before_value)::text AS insync_j0"));
+            .contains("json_build_object('store_org_id', m.insync_before::json)::jsonb"));
     }
 
     #[test]
@@ -723,7 +790,7 @@ mod tests {
             "{preview}"
         );
         assert!(
-            preview.ends_with("FILTER (WHERE NOT f.insync_keeps) FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2"),
+            preview.ends_with("FILTER (WHERE NOT f.insync_keeps), 0::bigint FROM fate f WHERE f.insync_moved GROUP BY 1, 2 ORDER BY 1, 2"),
             "{preview}"
         );
         for verb in ["UPDATE ", "DELETE ", "INSERT "] {
