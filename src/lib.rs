@@ -6,7 +6,8 @@
 //! `dispatch` hands to workers) → `catalog` again (the run record). `merge` is the leaf every
 //! path shares (one slice's merge and its counts); `recorder` commits failed runs and parallel
 //! plans from a background worker; `interrupt` records a run whose session ends mid-run;
-//! `jobs` defines, alters and drops jobs.
+//! `jobs` defines, alters and drops jobs; `backfill` loads a job's first rows in key-range
+//! batches (SQL in `plan::backfill`), each a run committed with its progress.
 //! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
 //! `plan::remap`, keep what they remove or change in the quarantine, and `quarantine` undoes
 //! them. `verify` compares a job's source and target in key-hash buckets (SQL in
