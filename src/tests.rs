@@ -876,4 +876,81 @@ mod tests {
         run("SELECT * FROM sync_incremental('customer')");
         run("SELECT * FROM sync_backfill_step('customer', batch_size => 50)");
     }
+
+    #[pg_test]
+    fn a_key_written_into_the_batch_range_meanwhile_falls_back_to_the_upsert() {
+        customers(true);
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at', backfill_batch => 200)");
+        // While the batch inserts key 50 (the first time only: a sequence is not rolled back),
+        // key 51 gets into the target: the plain INSERT of the range (empty when probed) hits
+        // it, is rolled back, and the batch is merged again as an upsert.
+        run("CREATE SEQUENCE dw.once");
+        run(
+            "CREATE FUNCTION dw.sneak() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.customer_id = 50 AND nextval('dw.once') = 1 THEN \
+                 INSERT INTO dw.customer VALUES (51, 'sneaked', NULL, NULL); \
+               END IF; RETURN NEW; END $$",
+        );
+        run("CREATE TRIGGER sneak BEFORE INSERT ON dw.customer FOR EACH ROW EXECUTE FUNCTION dw.sneak()");
+        assert_eq!(backfill_step("customer"), (Some(1), 100, 100, true));
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+        // Merged twice (the trigger saw key 50 twice), counted once.
+        assert_eq!(one::<i64>("SELECT last_value FROM dw.once"), 2);
+        let (inserted, updated) = Spi::get_two::<i64, i64>(
+            "SELECT rows_inserted, rows_updated FROM insync.runs WHERE backfill_batch = 1",
+        )
+        .unwrap();
+        assert_eq!((inserted, updated), (Some(100), Some(0)));
+    }
+
+    #[pg_test]
+    fn a_batch_whose_range_the_target_holds_already_is_upserted() {
+        customers(true);
+        run("INSERT INTO dw.customer VALUES (45, 'stale', NULL, NULL)");
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at', backfill_batch => 30)");
+        assert_eq!(backfill_step("customer"), (Some(1), 30, 30, false));
+        assert_eq!(backfill_step("customer"), (Some(2), 30, 60, false));
+        assert_eq!(
+            Spi::get_two::<i64, i64>(
+                "SELECT rows_inserted, rows_updated FROM insync.runs WHERE backfill_batch = 2"
+            )
+            .unwrap(),
+            (Some(29), Some(1))
+        );
+        while !backfill_step("customer").3 {}
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+    }
+
+    #[pg_test]
+    fn changing_the_key_during_a_backfill_starts_it_again() {
+        customers(false);
+        run("SELECT * FROM sync_define('customer', source => 'ods.customer', target => 'dw.customer', \
+             key => '{customer_id}', watermark => 'updated_at', backfill_batch => 30)");
+        backfill_step("customer");
+        assert_eq!(one::<i64>("SELECT count(*) FROM insync.backfills"), 1);
+        run("SELECT * FROM sync_alter('customer', key => '{customer_id,name}')");
+        assert_eq!(one::<i64>("SELECT count(*) FROM insync.backfills"), 0);
+        while !backfill_step("customer").3 {}
+        assert_eq!(differences(CUSTOMER_SRC, CUSTOMER_DW), 0);
+        assert_eq!(
+            one::<i64>("SELECT count(*) - count(DISTINCT customer_id) FROM dw.customer"),
+            0
+        );
+    }
+
+    #[pg_test(
+        error = "sync job \"k\": 1 source row in the window has a NULL key (\"id\"); nothing was synced"
+    )]
+    fn a_null_key_fails_the_backfill_before_its_first_batch() {
+        run("CREATE TABLE public.k_src (id int, ts timestamptz NOT NULL)");
+        run("INSERT INTO public.k_src VALUES (1, clock_timestamp() - interval '1 hour'), (NULL, clock_timestamp() - interval '1 hour')");
+        run("CREATE TABLE public.k_dst (id int PRIMARY KEY, ts timestamptz)");
+        run(
+            "SELECT * FROM sync_define('k', source => 'public.k_src', target => 'public.k_dst', \
+             key => '{id}', watermark => 'ts', backfill_batch => 10)",
+        );
+        run("SELECT * FROM sync_backfill_step('k')");
+    }
 }
