@@ -257,6 +257,7 @@ fn build(
         blocks: opts.blocks,
         partitioned: t.kind == 'p',
         row_key: row_key_without(t.oid, column_name)?,
+        column_type: resolve::qualified_type_name(target_col.type_oid),
     };
     let ambiguous = as_role(owner, || Spi::get_one::<i64>(&plan.source.ambiguous_keys()))
         .context("checking the dimension")?

@@ -41,6 +41,22 @@ pub struct ColumnInfo {
     pub generated: bool,
 }
 
+/// A type's name as SQL, always schema-qualified (`pg_catalog.int4`, `app."Money"`), so no
+/// search_path decides which type it names.
+pub fn qualified_type_name(type_oid: pg_sys::Oid) -> String {
+    // SAFETY: format_type_extended reads the syscache and returns a palloc'd string.
+    unsafe {
+        let name = pg_sys::format_type_extended(
+            type_oid,
+            -1,
+            pg_sys::FORMAT_TYPE_FORCE_QUALIFY as pg_sys::bits16,
+        );
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 /// Resolves a relation name as typed by a user (`ods.customer`, `ods."Order Lines"`).
 pub fn lookup_relation(name: &str, role: &str, job: &str) -> SyncResult<RelationInfo> {
     let oid = crate::security::with_caller_search_path(|| {

@@ -500,6 +500,35 @@ mod tests {
         assert_eq!(fingerprint("facts"), before);
     }
 
+    #[pg_test]
+    fn a_slim_remap_keeps_old_values_of_any_type_exactly() {
+        // Old values whose text matters (numeric scale, an interval, an array, a domain over
+        // a type of another schema) come back byte for byte.
+        run("CREATE SCHEMA money_s; CREATE DOMAIN money_s.amount AS numeric(12,3)");
+        run("CREATE TABLE dim (store_id int PRIMARY KEY, price money_s.amount, span interval, tags text[])");
+        run("INSERT INTO dim VALUES (1, 2.5, '2 days', '{a,b}'), (2, 7, '1 hour', '{}')");
+        run("CREATE TABLE f (id int PRIMARY KEY, store_id int, price money_s.amount, span interval, tags text[])");
+        run("INSERT INTO f VALUES (1, 1, 1.0, '1 day', '{x,NULL}'), (2, 1, 1.00, '24 hours', '{\"y z\"}'), (3, 2, NULL, NULL, NULL)");
+        let before = fingerprint("f");
+        for column in ["price", "span", "tags"] {
+            run(&format!(
+                "SELECT * FROM remap_dimension('f', '{column}', 'dim', '{{store_id}}', '{column}')"
+            ));
+        }
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM insync.quarantine WHERE row_keys IS NULL"),
+            0
+        );
+        assert_eq!(one::<String>("SELECT string_agg(price::text || '/' || span::text || '/' || tags::text, ' ' ORDER BY id) FROM f"),
+                   "2.500/2 days/{a,b} 2.500/2 days/{a,b} 7.000/01:00:00/{}");
+        for batch in one::<Vec<i64>>(
+            "SELECT array_agg(DISTINCT batch_id ORDER BY batch_id DESC) FROM insync.quarantine",
+        ) {
+            one::<i64>(&format!("SELECT restore_quarantine({batch})"));
+        }
+        assert_eq!(fingerprint("f"), before);
+    }
+
     fn stores_and_sales() {
         run("CREATE TABLE dim_store (store_id int, org_id int, valid_from date)");
         run(

@@ -62,13 +62,22 @@ impl DedupPlan {
         format!("pg_catalog.jsonb_build_object({pairs})")
     }
 
-    /// ORDER BY inside each key: the survivor ranks first.
+    /// ORDER BY inside each key: the survivor ranks first. Over a duplicate's columns as
+    /// fetched (`x.insync_c_N`) and its TID (`r.insync_ctid`).
     fn keep_order(&self) -> String {
-        let col = |c: &str| format!("t.{}", quote_ident(c));
+        let col = |c: &str| {
+            let i = self
+                .columns
+                .iter()
+                .position(|k| k.name == c)
+                .expect("keep columns are columns of the table");
+            format!("x.{}", quote_ident(&format!("insync_c_{i}")))
+        };
+        let tid = "r.insync_ctid";
         match &self.keep {
-            Keep::Latest(c) => format!("{} DESC NULLS LAST, t.ctid DESC", col(c)),
-            Keep::First(Some(c)) => format!("{} ASC NULLS LAST, t.ctid", col(c)),
-            Keep::First(None) => "t.ctid".to_string(),
+            Keep::Latest(c) => format!("{} DESC NULLS LAST, {tid} DESC", col(c)),
+            Keep::First(Some(c)) => format!("{} ASC NULLS LAST, {tid}", col(c)),
+            Keep::First(None) => tid.to_string(),
             Keep::SourceOrder {
                 column,
                 order,
@@ -86,7 +95,7 @@ impl DedupPlan {
                 if let Some(c) = then_latest {
                     o.push_str(&format!(", {} DESC NULLS LAST", col(c)));
                 }
-                o.push_str(", t.ctid DESC");
+                o.push_str(&format!(", {tid} DESC"));
                 o
             }
         }
@@ -153,18 +162,19 @@ impl DedupPlan {
 
     /// CTEs `ranked`, `dups`, `groups`, `diagnosed`, shared by every statement below.
     ///
-    /// One sort and one window pass over the table, like the hand-written repair: within a key,
-    /// `row_number()` ranks the copies and `lead()` tells whether another copy follows, so only
-    /// rows of duplicated keys leave the pass. Their whole rows are then fetched by TID (OFFSET 0
-    /// keeps the lookup a per-row TID scan instead of a join against the whole table).
+    /// One sort and one window pass over the table, like the hand-written repair, but sorted by
+    /// the key alone: `count(*)` per key lets only the copies of duplicated keys leave the pass.
+    /// Their rows are then fetched by TID (OFFSET 0 keeps the lookup a per-row TID scan instead
+    /// of a join against the whole table) and ranked among themselves by the keep policy.
     fn diagnosis(&self) -> String {
         let table = self.table.sql();
         format!(
             "ranked AS (SELECT * FROM (SELECT {tableoid} AS insync_tableoid, t.ctid AS insync_ctid, {tkeys}, \
-                 pg_catalog.row_number() OVER w AS insync_rank, pg_catalog.lead(true) OVER w AS insync_more \
-               FROM {table} t WHERE {not_null} WINDOW w AS (PARTITION BY {tkeys} ORDER BY {order})) r \
-              WHERE r.insync_rank > 1 OR r.insync_more), \
-             dups AS MATERIALIZED (SELECT r.*, x.* FROM ranked r CROSS JOIN LATERAL \
+                 pg_catalog.count(*) OVER (PARTITION BY {tkeys}) AS insync_copies \
+               FROM {table} t WHERE {not_null}) r WHERE r.insync_copies > 1), \
+             dups AS MATERIALIZED (SELECT r.*, x.*, \
+                 pg_catalog.row_number() OVER (PARTITION BY {rkeys} ORDER BY {order}) AS insync_rank \
+               FROM ranked r CROSS JOIN LATERAL \
                  (SELECT {flat} FROM {table} t \
                    WHERE t.ctid = r.insync_ctid{same_partition} OFFSET 0) x), \
              groups AS (SELECT {dkeys}, pg_catalog.count(*) AS copies, {differing} AS differing \
@@ -181,6 +191,7 @@ impl DedupPlan {
                 .collect::<Vec<_>>()
                 .join(", "),
             tkeys = self.keys(Some("t")),
+            rkeys = self.keys(Some("r")),
             order = self.keep_order(),
             not_null = self.keys_not_null("t"),
             dkeys = self.keys(Some("d")),
@@ -287,14 +298,16 @@ mod tests {
     #[test]
     fn ranks_every_key_with_the_keep_order() {
         let sql = orders().find_duplicates();
-        assert!(sql.contains(
-            "WINDOW w AS (PARTITION BY t.\"order_id\" ORDER BY t.\"updated_at\" DESC NULLS LAST, t.ctid DESC)"
-        ), "{sql}");
-        // Only copies of duplicated keys leave the window pass.
+        // The table is sorted by the key only; the copies of duplicated keys leave the pass
+        // and are ranked among themselves.
         assert!(
-            sql.contains("WHERE r.insync_rank > 1 OR r.insync_more"),
+            sql.contains("pg_catalog.count(*) OVER (PARTITION BY t.\"order_id\") AS insync_copies"),
             "{sql}"
         );
+        assert!(sql.contains("WHERE r.insync_copies > 1"), "{sql}");
+        assert!(sql.contains(
+            "pg_catalog.row_number() OVER (PARTITION BY r.\"order_id\" ORDER BY x.\"insync_c_3\" DESC NULLS LAST, r.insync_ctid DESC) AS insync_rank"
+        ), "{sql}");
         assert!(sql.contains("WHERE t.\"order_id\" IS NOT NULL"), "{sql}");
     }
 
@@ -339,7 +352,9 @@ mod tests {
     fn keep_policies() {
         let mut plan = orders();
         plan.keep = Keep::First(None);
-        assert!(plan.find_duplicates().contains("ORDER BY t.ctid))"));
+        assert!(plan
+            .find_duplicates()
+            .contains("ORDER BY r.insync_ctid) AS insync_rank"));
         plan.keep = Keep::SourceOrder {
             column: "data_source".into(),
             order: vec!["oracle".into(), "my'sql".into()],
@@ -347,8 +362,8 @@ mod tests {
         };
         let sql = plan.find_duplicates();
         assert!(sql.contains(
-            "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], t.\"data_source\"::text) NULLS LAST, \
-             t.\"updated_at\" DESC NULLS LAST, t.ctid DESC))"
+            "ORDER BY pg_catalog.array_position(ARRAY['oracle', 'my''sql']::text[], x.\"insync_c_2\"::text) NULLS LAST, \
+             x.\"insync_c_3\" DESC NULLS LAST, r.insync_ctid DESC) AS insync_rank"
         ), "{sql}");
     }
 

@@ -132,6 +132,9 @@ pub struct RemapPlan {
     /// A unique key of NOT NULL columns without `column`: a plain remap then quarantines each
     /// row by this key and the old value, not by its whole before-image.
     pub row_key: Option<Vec<String>>,
+    /// `column`'s type, schema-qualified: an old value read back from its text (exact: a
+    /// type's text form reads back as the same value).
+    pub column_type: String,
 }
 
 /// Rows per slim quarantine entry: bounds one entry's json (and the memory building it).
@@ -300,12 +303,13 @@ impl RemapPlan {
                 .collect(),
         );
         // A row's key: its value, or an array of its values for a key of several columns
-        // (no per-row object: the names are in row_key_columns).
-        let ids = if row_key.len() == 1 {
-            "u.insync_r0".to_string()
+        // (no per-row object: the names are in row_key_columns). One column: an array
+        // aggregate turned into json once per entry, cheaper than json built row by row.
+        let row_keys = if row_key.len() == 1 {
+            "pg_catalog.to_json(pg_catalog.array_agg(u.insync_r0))".to_string()
         } else {
             format!(
-                "pg_catalog.json_build_array({})",
+                "pg_catalog.json_agg(pg_catalog.json_build_array({}))",
                 list(
                     (0..row_key.len())
                         .map(|i| format!("u.insync_r{i}"))
@@ -330,18 +334,19 @@ impl RemapPlan {
         );
         format!(
             "WITH changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, {changed_keys}, \
-                 t.{col}::text AS insync_old, pg_catalog.to_json(t.{col})::text AS insync_before \
+                 t.{col}::text AS insync_old \
                FROM {target} t JOIN ({cur}) c ON {on} WHERE t.{col} IS DISTINCT FROM c.insync_value{blocks}), \
-             pairs AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS insync_pair, g.*, c.insync_value, \
+             pairs AS MATERIALIZED (SELECT pg_catalog.row_number() OVER () AS insync_pair, g.*, \
+                 pg_catalog.to_json(g.insync_old::{column_type})::text AS insync_before, c.insync_value, \
                  c.insync_value::text AS insync_new, pg_catalog.to_json(c.insync_value)::text AS insync_after{dim_json} \
-               FROM (SELECT {pair_keys}, ch.insync_old, ch.insync_before, pg_catalog.count(*) AS insync_seen FROM changed ch \
-                     GROUP BY {pair_keys}, ch.insync_old, ch.insync_before) g JOIN ({cur}) c ON {pair_to_current}), \
+               FROM (SELECT {pair_keys}, ch.insync_old, pg_catalog.count(*) AS insync_seen FROM changed ch \
+                     GROUP BY {pair_keys}, ch.insync_old) g JOIN ({cur}) c ON {pair_to_current}), \
              updated AS (UPDATE {target} t SET {col} = m.insync_value FROM pairs m \
                  WHERE t.ctid = ANY (ARRAY(SELECT insync_rid FROM changed)) AND {row_to_pair} \
                    AND t.{col}::text IS NOT DISTINCT FROM m.insync_old \
                  RETURNING {returned}, m.insync_pair), \
              entries AS MATERIALIZED (SELECT u.insync_pair, pg_catalog.count(*) AS insync_rows, \
-                 pg_catalog.json_agg({ids}) AS insync_row_keys \
+                 {row_keys} AS insync_row_keys \
                FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
                GROUP BY u.insync_pair, u.insync_part), \
              quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
@@ -364,6 +369,7 @@ impl RemapPlan {
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
             key_columns = text_array(row_key),
             opener = super::quarantine::batch_opener("$1", "$2"),
+            column_type = self.column_type,
         )
     }
 
@@ -620,6 +626,7 @@ mod tests {
             blocks: None,
             partitioned: false,
             row_key: None,
+            column_type: "pg_catalog.int4".into(),
         }
     }
 
@@ -679,17 +686,26 @@ mod tests {
         // No whole-row image is built, per row only the key goes into an aggregate.
         assert!(!sql.contains("row_to_json"), "{sql}");
         assert!(
-            sql.contains("pg_catalog.json_agg(u.insync_r0) AS insync_row_keys"),
+            sql.contains(
+                "pg_catalog.to_json(pg_catalog.array_agg(u.insync_r0)) AS insync_row_keys"
+            ),
             "{sql}"
         );
         // The changed rows are found once; their (join key, old value) pairs are numbered.
         assert!(
             sql.contains("changed AS MATERIALIZED (SELECT t.ctid AS insync_rid, c.\"store_id\" AS insync_k0, \
-                 t.\"store_org_id\"::text AS insync_old, pg_catalog.to_json(t.\"store_org_id\")::text AS insync_before"),
+                 t.\"store_org_id\"::text AS insync_old FROM"),
+            "{sql}"
+        );
+        // The old value's json is made once per pair, from its text read back as the type.
+        assert!(
+            sql.contains(
+                "pg_catalog.to_json(g.insync_old::pg_catalog.int4)::text AS insync_before"
+            ),
             "{sql}"
         );
         assert!(
-            sql.contains("GROUP BY ch.insync_k0, ch.insync_old, ch.insync_before) g JOIN (SELECT d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d) c ON c.\"store_id\" = g.insync_k0"),
+            sql.contains("GROUP BY ch.insync_k0, ch.insync_old) g JOIN (SELECT d.\"store_id\", d.\"org_id\" AS insync_value FROM \"dw\".\"dim_store\" d) c ON c.\"store_id\" = g.insync_k0"),
             "{sql}"
         );
         // The update reads them by TID and re-checks the old value against the pair it returns.
