@@ -55,6 +55,7 @@ bench: install
 	bash bench/dedup.sh
 	bash bench/remap.sh
 	bash bench/remote.sh
+	bash bench/backfill.sh
 
 lint:
 	cargo fmt --check

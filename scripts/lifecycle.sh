@@ -8,7 +8,9 @@
 #      quarantine restores;
 #   3. crashes: an immediate shutdown, and a segment worker killed with SIGKILL, in the middle
 #      of a parallel run: the run shows as interrupted, is closed as failed when the job runs
-#      next, and its window is finished.
+#      next, and its window is finished; and a backfill whose backend is killed with SIGKILL
+#      in the middle of a batch (the server restarts): the next CALL resumes after the last
+#      committed batch, and the target equals the source without duplicates.
 # Every step waits for a state (a worker waiting on a lock, the server accepting connections),
 # never for a fixed time.
 set -euo pipefail
@@ -270,6 +272,52 @@ crash_during_parallel_run() {
 }
 crash_during_parallel_run immediate crashed
 crash_during_parallel_run sigkill killed
+
+# --- a backfill's backend killed with SIGKILL mid-batch ------------------------------------
+psql_in life >/dev/null <<'SQL'
+SET ROLE etl;
+CREATE TABLE app.huge (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL);
+-- No unique index on the copy: a range loaded twice would show as duplicates.
+CREATE TABLE app.huge_copy (id int, v text, updated_at timestamptz);
+INSERT INTO app.huge SELECT g, 'v' || g, now() - interval '1 hour' FROM generate_series(1, 5000) g;
+-- The batch that reaches key 3500 waits for an advisory lock a test session holds.
+CREATE FUNCTION app.gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.id = 3500 THEN PERFORM pg_catalog.pg_advisory_xact_lock(4343); END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER gate BEFORE INSERT ON app.huge_copy FOR EACH ROW EXECUTE FUNCTION app.gate();
+SELECT job_name FROM sync_define('huge', source => 'app.huge', target => 'app.huge_copy', key => '{id}',
+                                 watermark => 'updated_at', backfill_batch => 1000);
+SQL
+psql_in life -c "SELECT pg_advisory_lock(4343); SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+gate_holder=$!
+wait_for life "the gate to be held" "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND objid = 4343 AND granted)"
+# (A procedure that commits needs a statement of its own, not a multi-statement string.)
+psql_in life -c "SET ROLE etl" -c "SET client_min_messages = warning" -c "CALL sync_backfill('huge')" >/dev/null 2>&1 &
+runner=$!
+wait_for life "the backfill to wait at the gate" \
+  "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query = 'CALL sync_backfill(''huge'')' AND wait_event_type = 'Lock')"
+as_root kill -KILL "$(psql_in life -At -c "SELECT pid FROM pg_stat_activity WHERE query = 'CALL sync_backfill(''huge'')' AND wait_event_type = 'Lock' LIMIT 1")"
+wait $runner 2>/dev/null || true
+wait $gate_holder 2>/dev/null || true
+wait_for life "the server to accept connections again" "SELECT NOT pg_is_in_recovery()"
+expect life "backfill killed: three batches committed, the fourth lost with the crash" \
+  "SELECT backfill_state || ':' || backfill_batches || ':' || backfill_rows_done || ':' || (SELECT count(*) FROM app.huge_copy) FROM insync.job_status WHERE job_name = 'huge'" \
+  "in progress:3:3000:3000"
+# A crash leaves no record of the batch in flight (nothing of it was committed).
+expect life "backfill killed: the last run is the last committed batch" \
+  "SELECT status || ':' || (SELECT backfill_batch FROM insync.runs WHERE run_id = last_run_id) FROM insync.job_status WHERE job_name = 'huge'" "succeeded:3"
+psql_in life -c "SET ROLE etl" -c "SET client_min_messages = warning" -c "CALL sync_backfill('huge')"
+expect life "backfill killed: the next CALL resumed after the last committed batch" \
+  "SELECT backfill_state || ':' || backfill_batches || ':' || backfill_rows_done FROM insync.job_status WHERE job_name = 'huge'" "done:5:5000"
+expect life "backfill killed: target equals source, no duplicates" \
+  "SELECT (SELECT count(*) FROM (SELECT * FROM app.huge EXCEPT SELECT * FROM app.huge_copy) d) || ':' ||
+          (SELECT count(*) - count(DISTINCT id) FROM app.huge_copy)" "0:0"
+expect life "backfill killed: each batch ran once to success, no run left running" \
+  "SELECT (SELECT count(*) FROM insync.runs WHERE job_name = 'huge' AND status = 'succeeded') || ':' ||
+          (SELECT count(DISTINCT backfill_batch) FROM insync.runs WHERE job_name = 'huge') || ':' ||
+          (SELECT count(*) FROM insync.runs WHERE status = 'running')" "5:5:0"
 
 if [ "$failures" -ne 0 ]; then
   echo "lifecycle: $failures check(s) failed (server log: $DIR/server.log)"

@@ -28,6 +28,7 @@ CREATE TABLE insync.jobs (
     deletes            text NOT NULL DEFAULT 'ignore' CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[])),
     schedule           text,
     upstreams          bigint[],
+    backfill_batch     integer CHECK (backfill_batch OPERATOR(pg_catalog.>) 0),
     CHECK ((watermark_column IS NULL) OPERATOR(pg_catalog.=) (watermark_type IS NULL)),
     CHECK ((watermark_relation IS NULL) OPERATOR(pg_catalog.=) (watermark_join IS NULL)),
     CHECK (mode OPERATOR(pg_catalog.=) 'full' OR watermark_column IS NOT NULL)
@@ -51,6 +52,7 @@ COMMENT ON COLUMN insync.jobs.source_timezone IS 'Zone a timestamp-without-time-
 COMMENT ON COLUMN insync.jobs.deletes IS 'ignore, or verify: incremental runs also delete (into the quarantine) target rows whose key left the source, found by a key-only bucket comparison';
 COMMENT ON COLUMN insync.jobs.schedule IS 'pg_cron schedule (e.g. */5 * * * *): the job then has the pg_cron entry insync:<job>, owned by and run as the job owner; NULL: not scheduled';
 COMMENT ON COLUMN insync.jobs.upstreams IS 'job_ids of the jobs this one runs after (sync_define(..., after => ...)): it runs only once their latest runs succeeded; NULL: none';
+COMMENT ON COLUMN insync.jobs.backfill_batch IS 'Rows per batch of the job''s first load: CALL sync_backfill(job) loads it in key ranges of this many source rows, each committed with its progress (insync.backfills); NULL: the first load is one run';
 COMMENT ON COLUMN insync.jobs.columns IS 'Columns copied; NULL means every column source and target share by name, resolved at each run';
 
 CREATE TABLE insync.job_state (
@@ -84,7 +86,8 @@ CREATE TABLE insync.runs (
     segments       integer,
     resumes        bigint,
     run_xact       xid8,
-    scheduled      boolean NOT NULL DEFAULT false
+    scheduled      boolean NOT NULL DEFAULT false,
+    backfill_batch integer
 );
 CREATE INDEX runs_job_name_run_id ON insync.runs (job_name, run_id DESC);
 CREATE SEQUENCE insync.runs_run_id_seq OWNED BY insync.runs.run_id;
@@ -108,6 +111,7 @@ COMMENT ON COLUMN insync.runs.owner IS 'Owner of the job when it ran: the role w
 COMMENT ON COLUMN insync.runs.started_at IS 'When the run started';
 COMMENT ON COLUMN insync.runs.finished_at IS 'When the run ended (NULL while a parallel run is in flight)';
 COMMENT ON COLUMN insync.runs.scheduled IS 'Started by the job''s pg_cron entry (sync_run_scheduled) rather than called directly';
+COMMENT ON COLUMN insync.runs.backfill_batch IS 'Set for the batches of a backfill (CALL sync_backfill): the batch''s number; each batch is a run of its own';
 COMMENT ON COLUMN insync.runs.run_xact IS 'Top-level transaction of the session that ran it: a running run whose transaction has ended was interrupted';
 
 -- Each role sees the jobs and runs of roles it belongs to; superusers see all.
@@ -177,6 +181,41 @@ COMMENT ON COLUMN insync.verifications.error_message IS 'Error raised by a faile
 COMMENT ON INDEX insync.verifications_job_name_id IS 'Latest verifications of a job first (job_status)';
 COMMENT ON POLICY verifications_of_my_roles ON insync.verifications IS 'A role sees verifications of its jobs and those it made';
 
+-- Backfills (CALL sync_backfill): a job's first load in batches of key ranges, each committed
+-- with this row's progress, so a cancel or crash resumes after the last committed batch.
+CREATE TABLE insync.backfills (
+    job_name        text PRIMARY KEY REFERENCES insync.jobs ON UPDATE CASCADE ON DELETE CASCADE,
+    state           text NOT NULL CHECK (state OPERATOR(pg_catalog.=) ANY ('{"in progress",done}'::text[])),
+    watermark       text,
+    last_key        jsonb,
+    batches         integer NOT NULL DEFAULT 0,
+    rows_done       bigint NOT NULL DEFAULT 0,
+    rows_estimated  bigint,
+    rows_per_second bigint,
+    started_at      timestamptz NOT NULL,
+    last_batch_at   timestamptz,
+    finished_at     timestamptz,
+    started_by      regrole NOT NULL
+);
+COMMENT ON TABLE insync.backfills IS 'Per job, its backfill (CALL sync_backfill): the first load in key ranges, each batch committed with this row''s progress; written by insync only';
+COMMENT ON COLUMN insync.backfills.state IS 'in progress (CALL sync_backfill again resumes after last_key), or done (the job''s watermark was set to watermark)';
+COMMENT ON COLUMN insync.backfills.watermark IS 'The safe bound taken when the backfill started (as a first run takes it): the batches read the rows up to it, and it becomes the job''s watermark when the last batch commits, so the next incremental run reads every change made meanwhile; NULL for a job without a watermark';
+COMMENT ON COLUMN insync.backfills.last_key IS 'Key (JSON array of the key columns'' values) up to which the committed batches loaded; NULL: no batch yet';
+COMMENT ON COLUMN insync.backfills.batches IS 'Batches committed';
+COMMENT ON COLUMN insync.backfills.rows_done IS 'Source rows the committed batches read and merged';
+COMMENT ON COLUMN insync.backfills.rows_estimated IS 'Rows the backfill reads, as the planner estimated them when it started';
+COMMENT ON COLUMN insync.backfills.rows_per_second IS 'Rows per second of the last batch (from its start to its commit)';
+COMMENT ON COLUMN insync.backfills.started_at IS 'When the backfill started';
+COMMENT ON COLUMN insync.backfills.last_batch_at IS 'When the last batch committed';
+COMMENT ON COLUMN insync.backfills.finished_at IS 'When the last batch committed and the watermark was set';
+COMMENT ON COLUMN insync.backfills.started_by IS 'Role that started the backfill';
+ALTER TABLE insync.backfills ENABLE ROW LEVEL SECURITY;
+CREATE POLICY backfills_of_my_jobs ON insync.backfills FOR SELECT
+    USING (EXISTS (SELECT 1 FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) backfills.job_name));
+COMMENT ON POLICY backfills_of_my_jobs ON insync.backfills IS 'A role sees the backfills of the jobs it can see';
+GRANT SELECT ON insync.backfills TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('insync.backfills', '');
+
 -- security_invoker: the view shows what the tables under it show the reader (row-level
 -- security applies to the reader, not to the view's owner). Every operator is qualified, so
 -- nothing planted in a schema on the installer's search_path is bound into the view.
@@ -228,8 +267,16 @@ SELECT j.job_name,
             THEN 'extension pg_cron is not installed in this database' END AS schedule_problem,
        -- the jobs it runs after (the ones the reader can see), by name
        ARRAY(SELECT u.job_name FROM insync.jobs u WHERE u.job_id OPERATOR(pg_catalog.=) ANY (j.upstreams)
-              ORDER BY u.job_name) AS runs_after
+              ORDER BY u.job_name) AS runs_after,
        -- end of 0.4.0, schedules and upstreams
+       -- 0.5.0, backfill (issue 15): the job's batched first load (insync.backfills).
+       b.state AS backfill_state,
+       b.batches AS backfill_batches,
+       b.rows_done AS backfill_rows_done,
+       b.rows_estimated AS backfill_rows_estimated,
+       b.rows_per_second AS backfill_rate,
+       b.started_at AS backfill_started_at,
+       b.finished_at AS backfill_finished_at
   FROM insync.jobs j
   LEFT JOIN insync.job_state s ON s.job_name OPERATOR(pg_catalog.=) j.job_name
   LEFT JOIN LATERAL (SELECT * FROM insync.runs x WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name
@@ -243,8 +290,10 @@ SELECT j.job_name,
   -- 0.4.0, schedules: the last run the job's pg_cron entry started.
   LEFT JOIN LATERAL (SELECT x.status, x.started_at FROM insync.runs x
                       WHERE x.job_name OPERATOR(pg_catalog.=) j.job_name AND x.scheduled
-                      ORDER BY x.run_id DESC LIMIT 1) sr ON true;
-COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its last verification; its pg_cron schedule, last scheduled run and upstream jobs';
+                      ORDER BY x.run_id DESC LIMIT 1) sr ON true
+  -- 0.5.0, backfill
+  LEFT JOIN insync.backfills b ON b.job_name OPERATOR(pg_catalog.=) j.job_name;
+COMMENT ON VIEW insync.job_status IS 'Each job with its last run, status (running while a run holds the job; interrupted when a run recorded as running lost its session), watermark and lag behind now(); its last verification; its pg_cron schedule, last scheduled run and upstream jobs; its backfill''s progress';
 
 GRANT USAGE ON SCHEMA insync TO PUBLIC;
 GRANT SELECT ON insync.jobs, insync.job_state, insync.runs, insync.job_status TO PUBLIC;

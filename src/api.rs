@@ -85,6 +85,7 @@ fn sync_define(
     deletes: default!(Option<String>, "NULL"),
     schedule: default!(Option<String>, "NULL"),
     after: default!(Option<Vec<Option<String>>>, "NULL"),
+    backfill_batch: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -120,6 +121,7 @@ fn sync_define(
             deletes,
             schedule,
             after: text_array(after, F, "after")?,
+            backfill_batch,
         };
         jobs::define(job_name, spec).map(job_row)
     })
@@ -148,6 +150,7 @@ fn sync_alter(
     deletes: default!(Option<String>, "NULL"),
     schedule: default!(Option<String>, "NULL"),
     after: default!(Option<Vec<Option<String>>>, "NULL"),
+    backfill_batch: default!(Option<i32>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -184,8 +187,41 @@ fn sync_alter(
             deletes,
             schedule,
             after: text_array(after, F, "after")?,
+            backfill_batch,
         };
         jobs::alter(job_name, new_name, spec, reset_watermark).map(job_row)
+    })
+}
+
+/// One batch of a job's backfill, in the caller's transaction (starting the backfill first);
+/// `CALL sync_backfill(job)` calls it and commits until the backfill is done.
+#[pg_extern(volatile)]
+fn sync_backfill_step(
+    job_name: Option<&str>,
+    batch_size: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(batch, Option<i32>),
+            name!(rows_read, i64),
+            name!(rows_done, i64),
+            name!(rows_estimated, Option<i64>),
+            name!(done, bool),
+        ),
+    >,
+    ErrorReport,
+> {
+    crate::security::entry(|| {
+        let job_name = required(job_name, "sync_backfill", "job_name")?;
+        let s = crate::backfill::step(job_name, batch_size)?;
+        Ok(TableIterator::once((
+            s.batch,
+            s.rows_read,
+            s.rows_done,
+            s.rows_estimated,
+            s.done,
+        )))
     })
 }
 

@@ -111,6 +111,11 @@ pub struct Job {
     pub schedule: Option<String>,
     /// The jobs (by job_id, so renames keep the link) this job runs after.
     pub upstreams: Option<Vec<i64>>,
+    /// Rows per batch of the job's first load (`CALL sync_backfill`); `None`: the first load is
+    /// one run, as any other.
+    pub backfill_batch: Option<i32>,
+    /// The state of the job's backfill (`insync.backfills.state`), read with the job.
+    pub backfill_state: Option<String>,
 }
 
 /// A dimension lookup as stored in `insync.jobs.lookups`.
@@ -185,6 +190,11 @@ struct JobRow {
     deletes: String,
     schedule: Option<String>,
     upstreams: Option<Vec<i64>>,
+    #[serde(default)]
+    backfill_batch: Option<i32>,
+    /// Not a column of insync.jobs: read along (see `load_job_unchecked`), never written.
+    #[serde(default, skip_serializing)]
+    backfill_state: Option<String>,
 }
 
 fn ignore_deletes() -> String {
@@ -214,6 +224,8 @@ impl JobRow {
             deletes: job.deletes.clone(),
             schedule: job.schedule.clone(),
             upstreams: job.upstreams.clone(),
+            backfill_batch: job.backfill_batch,
+            backfill_state: None,
         }
     }
 
@@ -240,6 +252,8 @@ impl JobRow {
             deletes: self.deletes,
             schedule: self.schedule,
             upstreams: self.upstreams,
+            backfill_batch: self.backfill_batch,
+            backfill_state: self.backfill_state,
         }
     }
 
@@ -262,7 +276,8 @@ fn load_job_unchecked(name: &str) -> SyncResult<Job> {
                 "SELECT pg_catalog.to_jsonb(j) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object( \
                         'owner', j.owner::oid::int8, 'source', j.source::oid::int8, 'target', j.target::oid::int8, \
                         'watermark_type', j.watermark_type::oid::int8, \
-                        'watermark_relation', j.watermark_relation::oid::int8), \
+                        'watermark_relation', j.watermark_relation::oid::int8, \
+                        'backfill_state', (SELECT b.state FROM insync.backfills b WHERE b.job_name OPERATOR(pg_catalog.=) j.job_name)), \
                         j.owner::text \
                    FROM insync.jobs j WHERE j.job_name OPERATOR(pg_catalog.=) $1",
                 None,
@@ -351,6 +366,12 @@ pub fn save_job(job: &Job, is_new: bool, reset_state: bool) -> SyncResult<()> {
                     &[job.name.clone().into()],
                 )
                 .context("resetting insync.job_state")?;
+                // A backfill (done or in progress) belongs to the watermark it leads to.
+                Spi::run_with_args(
+                    "DELETE FROM insync.backfills WHERE job_name = $1",
+                    &[job.name.clone().into()],
+                )
+                .context("resetting insync.backfills")?;
             }
         }
         Ok(())
@@ -526,6 +547,9 @@ pub struct RunRecord {
     /// Started by the job's pg_cron entry (`sync_run_scheduled`), not called directly.
     #[serde(default)]
     pub scheduled: bool,
+    /// A backfill's batch: its number (`CALL sync_backfill`).
+    #[serde(default)]
+    pub backfill_batch: Option<i32>,
 }
 
 /// SQL that writes a [`RunRecord`] given as JSON in `$1` (shared with the failure recorder):

@@ -39,6 +39,7 @@ pub fn run_job(
         }
         (Some(k), _) => k,
     };
+    crate::backfill::refuse_run(&job, kind)?;
     require_read_committed(job_name)?;
     // Checked before anything runs, so a bad degree leaves no trace.
     if let Some(n) = parallel {
@@ -180,7 +181,7 @@ fn resume(
     })
 }
 
-fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord> {
+pub(crate) fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord> {
     Ok(RunRecord {
         run_id: catalog::next_run_id()?,
         job_name: job.name.clone(),
@@ -197,7 +198,7 @@ fn new_record(job: &Job, kind: RunKind, run_by: String) -> SyncResult<RunRecord>
 /// Runs `body` as the job owner in a subtransaction: on success records the run and advances
 /// the watermark it returns; on failure everything it wrote is rolled back, the failed run is
 /// committed by the catalog writer, and the error is raised again.
-fn attempt(
+pub(crate) fn attempt(
     job: &Job,
     record: RunRecord,
     body: impl FnOnce(&mut RunRecord) -> SyncResult<Option<String>> + std::panic::UnwindSafe,
@@ -387,7 +388,7 @@ fn deletes_after_merge(job: &Job, resolved: &resolve::Resolved, kind: RunKind) -
 
 /// Without a unique index the target may already hold several rows per key (an earlier
 /// script's overlap, say); merging into it would keep them. Refuse, and point at the repair.
-fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
+pub(crate) fn refuse_duplicated_target(job: &Job, resolved: &resolve::Resolved) -> SyncResult<()> {
     if resolved.plan.strategy != MergeStrategy::DeleteInsert {
         return Ok(());
     }
@@ -425,7 +426,7 @@ pub(crate) fn try_job_lock(job: &Job) -> SyncResult<bool> {
 }
 
 /// A window is only safe when each statement sees everything committed before it started.
-fn require_read_committed(job_name: &str) -> SyncResult<()> {
+pub(crate) fn require_read_committed(job_name: &str) -> SyncResult<()> {
     let level = crate::backend::isolation_level();
     if level == "read committed" {
         Ok(())

@@ -32,6 +32,8 @@ pub struct JobSpec {
     pub schedule: Option<String>,
     /// Names of the jobs this one runs after; `'{}'` clears them in sync_alter.
     pub after: Option<Vec<String>>,
+    /// Rows per backfill batch; `0` clears it.
+    pub backfill_batch: Option<i32>,
 }
 
 /// What sync_define and sync_alter report back: the job as it will run.
@@ -94,6 +96,7 @@ pub fn alter(
         job.watermark_relation,
         job.watermark_join.clone(),
     );
+    let rows_before = (job.source, job.keys.clone());
     apply(&mut job, spec, false)?;
     if let Some(new_name) = new_name.filter(|n| *n != name) {
         if new_name.trim().is_empty() {
@@ -123,7 +126,22 @@ pub fn alter(
             job.name
         );
     }
-    catalog::save_job(&job, false, reset_watermark || watermark_moved)?;
+    // A backfill in progress loaded key ranges of this source: another source or key starts
+    // it again (the watermark it leads to is reset with it).
+    let backfill_restarts = job.backfill_state.as_deref() == Some("in progress")
+        && rows_before != (job.source, job.keys.clone());
+    if backfill_restarts && !reset_watermark && !watermark_moved {
+        pgrx::notice!(
+            "the source or key of sync job \"{}\" changed during its backfill; CALL sync_backfill('{}') starts it again",
+            job.name,
+            job.name
+        );
+    }
+    catalog::save_job(
+        &job,
+        false,
+        reset_watermark || watermark_moved || backfill_restarts,
+    )?;
     catalog::set_late_commit_risk(&job.name, summary.late_commit_risk.as_deref())?;
     // The pg_cron entry follows: a rename moves it, a new schedule replaces it (giving the
     // same schedule again re-creates an entry that went missing, e.g. after a restore), ''
@@ -269,6 +287,16 @@ fn apply(job: &mut Job, spec: JobSpec, defining: bool) -> SyncResult<()> {
     }
     if let Some(after) = &spec.after {
         job.upstreams = crate::pipeline::resolve_upstreams(&name, job.job_id, after)?;
+    }
+    if let Some(n) = spec.backfill_batch {
+        if n < 0 {
+            return Err(error_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("sync job \"{name}\": backfill_batch must be a number of rows, not {n}"),
+                "backfill_batch => 100000 loads the first rows in batches of 100,000 (CALL sync_backfill); 0 loads them in one run.",
+            ));
+        }
+        job.backfill_batch = (n > 0).then_some(n);
     }
     if let Some(c) = spec.columns {
         job.columns = if c.is_empty() { None } else { Some(c) };

@@ -9,7 +9,8 @@
 //! and its counts); `plan::catalog_ddl` is the catalog as each engine needs it; `settings` holds
 //! insync's GUC. `recorder` commits failed runs and parallel
 //! plans from a background worker; `interrupt` records a run whose session ends mid-run;
-//! `jobs` defines, alters and drops jobs.
+//! `jobs` defines, alters and drops jobs; `backfill` loads a job's first rows in key-range
+//! batches (SQL in `plan::backfill`), each a run committed with its progress.
 //! Repairs: `dedup` (duplicates) and `remap` (stale dimension values) plan in `plan::dedup` and
 //! `plan::remap`, keep what they remove or change in the quarantine, and `quarantine` undoes
 //! them. `verify` compares a job's source and target in key-hash buckets (SQL in
@@ -27,6 +28,7 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod backend;
+pub mod backfill;
 pub mod catalog;
 pub mod dedup;
 pub mod dispatch;
@@ -65,6 +67,11 @@ extension_sql_file!(
     "../sql/remap_dimension_batched.sql",
     name = "remap_dimension_batched",
     requires = [api::remap_dimension]
+);
+extension_sql_file!(
+    "../sql/backfill.sql",
+    name = "backfill",
+    requires = [api::sync_backfill_step]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

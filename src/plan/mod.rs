@@ -4,6 +4,7 @@
 //! through [`quote_ident`]; every value (window bounds) is a `$n` parameter passed as text
 //! and cast to the watermark's type inside the statement.
 
+pub mod backfill;
 pub mod catalog_ddl;
 pub mod dedup;
 pub mod dialect;
@@ -508,6 +509,30 @@ impl SyncPlan {
         window: Window,
         segment: Option<&Segment>,
     ) -> String {
+        self.merge_statement_of(
+            kind,
+            window,
+            segment.map(|s| &s.slice),
+            segment.and_then(|s| s.target_share.as_ref()),
+            segment.is_none(),
+            false,
+        )
+    }
+
+    /// The merge of the rows of `slice` (all of the window's when `None`); `share`: a full
+    /// run's share of the target to delete from; `own_counts`: the statement may leave the
+    /// inserted and updated counts to the caller (see `counts_from_table_stats`);
+    /// `insert_only`: the target holds none of the slice's keys (a backfill batch checked it),
+    /// so an upsert is a plain INSERT (a key written meanwhile raises a unique violation).
+    pub(crate) fn merge_statement_of(
+        &self,
+        kind: RunKind,
+        window: Window,
+        slice: Option<&Slice>,
+        share: Option<&segment::TargetShare>,
+        own_counts: bool,
+        insert_only: bool,
+    ) -> String {
         let target = self.target.sql();
         let cols = self.column_list(None);
         let src_cols = self.column_list(Some("src"));
@@ -520,7 +545,7 @@ impl SyncPlan {
         // source may not evaluate keeps the count here. A delete+insert through a FULL JOIN
         // reads it in its one-time filter too (see `rows_to_write`): from the materialized
         // window that costs one row, not a scan.
-        let hash_slice = matches!(segment.map(|s| &s.slice), Some(Slice::Hash { .. }));
+        let hash_slice = matches!(slice, Some(Slice::Hash { .. }));
         let gated_full_join = self.strategy == MergeStrategy::DeleteInsert
             && !self.target_key_indexed
             && window != Window::Everything;
@@ -534,11 +559,15 @@ impl SyncPlan {
         };
         let mut ctes = vec![format!(
             "src AS {materialized} ({})",
-            self.source_rows_of(window, segment.map(|s| &s.slice))
+            self.source_rows_of(window, slice)
         )];
         let counts = match self.strategy {
             MergeStrategy::Upsert => {
-                let conflict = self.conflict_action(kind);
+                let conflict = if insert_only {
+                    String::new()
+                } else {
+                    self.conflict_action(kind)
+                };
                 // RETURNING sees the target as it was before the statement for subqueries.
                 let inserted = if self.target_partitioned {
                     format!(
@@ -548,12 +577,16 @@ impl SyncPlan {
                 } else {
                     "(t.xmax = 0)".to_string()
                 };
-                let insert = format!(
-                    "INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
-                     ON CONFLICT ({keys}) {conflict}",
-                    keys = self.key_list(None)
-                );
-                if self.counts_from_table_stats && segment.is_none() {
+                let insert = if insert_only {
+                    format!("INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null}")
+                } else {
+                    format!(
+                        "INSERT INTO {target} AS t ({cols}) SELECT {src_cols} FROM src WHERE {keys_not_null} \
+                         ON CONFLICT ({keys}) {conflict}",
+                        keys = self.key_list(None)
+                    )
+                };
+                if self.counts_from_table_stats && own_counts {
                     // Executed to completion though nothing reads it; the caller counts.
                     ctes.push(format!("merged AS ({insert})"));
                     "NULL::bigint, NULL::bigint FROM (SELECT) m".to_string()
@@ -608,7 +641,7 @@ impl SyncPlan {
             }
         };
         let deleted = if kind == RunKind::Full {
-            let gone = match segment.and_then(|s| s.target_share.as_ref()) {
+            let gone = match share {
                 // A segment deletes from its share of the target what the whole source lacks.
                 Some(share) => format!(
                     "DELETE FROM {target} t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} WHERE {})",
@@ -627,11 +660,19 @@ impl SyncPlan {
             "0::bigint"
         };
         // Result columns: rows_read, null_key_rows, deleted, inserted, updated.
+        let read = if insert_only && own_counts && self.counts_from_table_stats {
+            // Every row read is inserted (or the statement fails): the caller counts them off
+            // the table's statistics, and the window is read once.
+            "(SELECT NULL::bigint AS read, 0::bigint AS null_keys) r".to_string()
+        } else {
+            format!(
+                "(SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS null_keys FROM src) r",
+                self.any_key_null("src")
+            )
+        };
         format!(
-            "WITH {} SELECT r.read, r.null_keys, {deleted}, {counts}, \
-             (SELECT count(*) AS read, count(*) FILTER (WHERE {}) AS null_keys FROM src) r",
-            ctes.join(", "),
-            self.any_key_null("src")
+            "WITH {} SELECT r.read, r.null_keys, {deleted}, {counts}, {read}",
+            ctes.join(", ")
         )
     }
 

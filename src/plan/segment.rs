@@ -66,6 +66,8 @@ pub enum Slice {
     Blocks(BlockRange),
     /// Rows stored on one Greenplum segment.
     GpSegment(u32),
+    /// Rows whose key lies in a range given by parameters: one backfill batch.
+    KeyRange(super::backfill::KeyRange),
 }
 
 /// The target rows a full run's segment checks for keys gone from the source.
@@ -99,6 +101,7 @@ impl Segment {
             ),
             Slice::Blocks(r) => format!("source blocks {}", describe_range(r)),
             Slice::GpSegment(i) => format!("gp_segment_id {i}"),
+            Slice::KeyRange(range) => range.describe(keys),
         };
         match &self.target_share {
             Some(TargetShare::Blocks(r)) => {
@@ -212,6 +215,7 @@ impl SyncPlan {
             }
             Slice::Blocks(range) => (self.source.clone(), Some(range.predicate(None))),
             Slice::GpSegment(i) => (self.source.clone(), Some(format!("gp_segment_id = {i}"))),
+            Slice::KeyRange(range) => (self.source.clone(), range.predicate(&self.keys)),
         }
     }
 
