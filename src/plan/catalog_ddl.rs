@@ -82,6 +82,7 @@ fn tables() -> Vec<Table> {
                 col("deletes", "text", "NOT NULL DEFAULT 'ignore' CHECK (deletes OPERATOR(pg_catalog.=) ANY ('{ignore,verify}'::text[]))"),
                 col("schedule", "text", ""),
                 col("upstreams", "bigint[]", ""),
+                col("backfill_batch", "integer", "CHECK (backfill_batch OPERATOR(pg_catalog.>) 0)"),
             ],
             constraints: vec![
                 MODE_CHECK,
@@ -115,6 +116,32 @@ fn tables() -> Vec<Table> {
             indexes: vec![],
         },
         Table {
+            name: "backfills",
+            columns: vec![
+                col("job_name", "text", "PRIMARY KEY"),
+                col("state", "text", "NOT NULL CHECK (state OPERATOR(pg_catalog.=) ANY ('{\"in progress\",done}'::text[]))"),
+                col("watermark", "text", ""),
+                col("last_key", "jsonb", ""),
+                col("batches", "integer", "NOT NULL DEFAULT 0"),
+                col("rows_done", "bigint", "NOT NULL DEFAULT 0"),
+                col("rows_estimated", "bigint", ""),
+                col("rows_per_second", "bigint", ""),
+                col("started_at", "timestamptz", "NOT NULL"),
+                col("last_batch_at", "timestamptz", ""),
+                col("finished_at", "timestamptz", ""),
+                col("started_by", "regrole", "NOT NULL"),
+            ],
+            constraints: vec![],
+            identity: None,
+            references: Some(Reference {
+                column: "job_name",
+                table: "jobs",
+            }),
+            distribution: Distribution::Replicated,
+            row_level_security: true,
+            indexes: vec![],
+        },
+        Table {
             name: "runs",
             columns: vec![
                 col("run_id", "bigint", "PRIMARY KEY"),
@@ -136,6 +163,7 @@ fn tables() -> Vec<Table> {
                 col("resumes", "bigint", ""),
                 col("run_xact", "xid8", ""),
                 col("scheduled", "boolean", "NOT NULL DEFAULT false"),
+                col("backfill_batch", "integer", ""),
             ],
             constraints: vec![],
             identity: None,
@@ -487,11 +515,17 @@ mod tests {
             let c = cascades(d);
             assert_eq!(
                 c.on_drop,
-                vec!["DELETE FROM insync.job_state WHERE job_name = $1".to_string()]
+                vec![
+                    "DELETE FROM insync.job_state WHERE job_name = $1".to_string(),
+                    "DELETE FROM insync.backfills WHERE job_name = $1".to_string()
+                ]
             );
             assert_eq!(
                 c.on_rename,
-                vec!["UPDATE insync.job_state SET job_name = $2 WHERE job_name = $1".to_string()]
+                vec![
+                    "UPDATE insync.job_state SET job_name = $2 WHERE job_name = $1".to_string(),
+                    "UPDATE insync.backfills SET job_name = $2 WHERE job_name = $1".to_string()
+                ]
             );
             assert!(c
                 .on_drop
