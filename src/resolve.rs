@@ -697,13 +697,17 @@ pub fn detect_dialect() -> SyncResult<Dialect> {
     if let Some(d) = DIALECT.with(|d| d.get().cloned()) {
         return Ok(d);
     }
-    let (number, mpp) = Spi::get_two::<i32, bool>(
-        "SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4, \
-                pg_catalog.to_regclass('pg_catalog.gp_segment_configuration') IS NOT NULL",
-    )
-    .context("reading the server version")?;
-    let number = number.unwrap_or(0) as u32;
-    let mpp = mpp.unwrap_or(false);
+    // Read from the backend, not by a statement (this runs on a session's first call): the
+    // kernel this module was built for (a module loads only into its own major version), and
+    // whether the catalog has the segment table.
+    let number = pg_sys::PG_VERSION_NUM;
+    // SAFETY: a catalog cache lookup by name inside a transaction.
+    let mpp = unsafe {
+        pg_sys::get_relname_relid(
+            c"gp_segment_configuration".as_ptr(),
+            pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+        ) != pg_sys::InvalidOid
+    };
     let segments = if mpp {
         Spi::get_one::<i64>(Dialect::segment_count_query())
             .context("reading gp_segment_configuration")?
