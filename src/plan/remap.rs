@@ -332,21 +332,13 @@ impl RemapPlan {
                FROM (SELECT ch.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM changed ch) u \
                JOIN pairs m ON {row_to_pair} AND u.insync_old IS NOT DISTINCT FROM m.insync_old \
                GROUP BY m.insync_pair, u.insync_part) \
-             INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
-             SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, pg_catalog.json_build_object({key})::jsonb, \
-                    pg_catalog.json_build_object({col_literal}, m.insync_before::json), \
-                    pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
-                    e.insync_row_keys, {key_columns}, 'remapped', {opener} \
-               FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair",
+             {insert}",
+            insert = self.slim_entries_insert(row_key, &key),
             cur = self.source.current_rows(),
             target = self.target.sql(),
             on = self.join_condition(),
             blocks = self.block_range(),
-            col_literal = quote_literal(&self.column),
             per_entry = ROWS_PER_ENTRY,
-            name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
-            key_columns = text_array(row_key),
-            opener = super::quarantine::batch_opener("$1", "$2"),
             column_type = self.column_type,
         )
     }
@@ -497,12 +489,7 @@ impl RemapPlan {
                  {row_keys} AS insync_row_keys \
                FROM (SELECT u.*, (pg_catalog.row_number() OVER () - 1) / {per_entry} AS insync_part FROM updated u) u \
                GROUP BY u.insync_pair, u.insync_part), \
-             quarantined AS (INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
-                 SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, pg_catalog.json_build_object({key})::jsonb, \
-                        pg_catalog.json_build_object({col_literal}, m.insync_before::json), \
-                        pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
-                        e.insync_row_keys, {key_columns}, 'remapped', {opener} \
-                   FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair RETURNING 1) \
+             quarantined AS ({insert} RETURNING 1) \
              SELECT x.insync_old, x.insync_new, x.insync_rows, 0::bigint, l.insync_left \
                FROM (SELECT ((SELECT pg_catalog.sum(m.insync_seen) FROM pairs m) \
                              - coalesce((SELECT pg_catalog.sum(e.insync_rows) FROM entries e), 0))::bigint AS insync_left) l \
@@ -512,12 +499,26 @@ impl RemapPlan {
             target = self.target.sql(),
             on = self.join_condition(),
             blocks = self.block_range(),
-            col_literal = quote_literal(&self.column),
             per_entry = ROWS_PER_ENTRY,
+            column_type = self.column_type,
+            insert = self.slim_entries_insert(row_key, &key),
+        )
+    }
+
+    /// The quarantine rows of a slim remap: one per entry (`entries e`) with its pair
+    /// (`pairs m`): the entry's key, old and new value, and its rows' keys.
+    fn slim_entries_insert(&self, row_key: &[String], key: &str) -> String {
+        let col_literal = quote_literal(&self.column);
+        format!(
+            "INSERT INTO insync.quarantine (batch_id, table_oid, table_name, key, row_data, after_data, changed_column, row_keys, row_key_columns, reason, removed_by) \
+             SELECT $1::bigint, $2::pg_catalog.oid::pg_catalog.regclass, {name}, pg_catalog.json_build_object({key})::jsonb, \
+                    pg_catalog.json_build_object({col_literal}, m.insync_before::json), \
+                    pg_catalog.json_build_object({col_literal}, m.insync_after::json), {col_literal}, \
+                    e.insync_row_keys, {key_columns}, 'remapped', {opener} \
+               FROM entries e JOIN pairs m ON m.insync_pair = e.insync_pair",
             name = quote_literal(&format!("{}.{}", self.target.schema, self.target.name)),
             key_columns = text_array(row_key),
             opener = super::quarantine::batch_opener("$1", "$2"),
-            column_type = self.column_type,
         )
     }
 
